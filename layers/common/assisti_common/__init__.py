@@ -1,0 +1,1 @@
+"""Assisti's shared package: the common Lambda layer, installed as a package locally."""

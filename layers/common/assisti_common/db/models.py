@@ -1,0 +1,114 @@
+"""PynamoDB models: one table per entity, keys chosen so every list is a Query on its owner."""
+
+from __future__ import annotations
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    ListAttribute,
+    NumberAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+    UTCDateTimeAttribute,
+    VersionAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from assisti_common.db.base import TableMeta
+from assisti_common.settings import get_settings
+
+_settings = get_settings()
+
+USER_LISTING = "USER"
+
+
+class UsersByJoinIndex(GlobalSecondaryIndex["UserModel"]):
+    """All users, newest first (ids are UUIDv7), for staff listings without a Scan."""
+
+    class Meta:
+        index_name = "by-join"
+        projection = AllProjection()
+
+    listing = UnicodeAttribute(hash_key=True)
+    id = UnicodeAttribute(range_key=True)
+
+
+class UserModel(Model):
+    class Meta(TableMeta):
+        table_name = _settings.users_table
+
+    id = UnicodeAttribute(hash_key=True)
+    email = UnicodeAttribute()
+    username = UnicodeAttribute()
+    name = UnicodeAttribute(default="")
+    # None until the email is confirmed: the password only takes effect with the confirmed code.
+    password_hash = UnicodeAttribute(null=True)
+    date_joined = UTCDateTimeAttribute()
+    is_active = BooleanAttribute(default=False)
+    is_verified = BooleanAttribute(default=False)
+    is_staff = BooleanAttribute(default=False)
+    two_factor_enabled = BooleanAttribute(default=False)
+    bio = UnicodeAttribute(default="")
+    profile_created_at = UTCDateTimeAttribute()
+    listing = UnicodeAttribute(default=USER_LISTING)
+    by_join = UsersByJoinIndex()
+
+
+class UserHandleModel(Model):
+    """A unique handle (`email:…` or `username:…`) owned by one user: uniqueness by condition."""
+
+    class Meta(TableMeta):
+        table_name = _settings.user_handles_table
+
+    handle = UnicodeAttribute(hash_key=True)
+    user_id = UnicodeAttribute()
+
+
+class AuthCodeModel(Model):
+    """The live one-time code for one address and purpose; a new code overwrites (voids) the old."""
+
+    class Meta(TableMeta):
+        table_name = _settings.auth_codes_table
+
+    key = UnicodeAttribute(hash_key=True)
+    user_id = UnicodeAttribute(null=True)  # None when no account may use it (unknown email)
+    code_hash = UnicodeAttribute()
+    session_hash = UnicodeAttribute(null=True)  # for sign-in challenges
+    expires_at = NumberAttribute()
+    attempts = NumberAttribute(default=0)
+    consumed = BooleanAttribute(default=False)
+    sent_at = ListAttribute(of=NumberAttribute, default=list)  # sends in the last hour: rate limit
+    pending_password_hash = UnicodeAttribute(null=True)  # sign-up: the password the code confirms
+    pending_name = UnicodeAttribute(null=True)
+    ttl = TTLAttribute()
+    version = VersionAttribute()
+
+
+class PasswordGuardModel(Model):
+    """Wrong-password counter per address, kept in the auth-codes table."""
+
+    class Meta(TableMeta):
+        table_name = _settings.auth_codes_table
+
+    key = UnicodeAttribute(hash_key=True)
+    failures = NumberAttribute(default=0)
+    locked_until = NumberAttribute(default=0)
+    ttl = TTLAttribute()
+    version = VersionAttribute()
+
+
+class SessionModel(Model):
+    """A signed-in device. Access tokens name it, so revoking it rejects them at once."""
+
+    class Meta(TableMeta):
+        table_name = _settings.sessions_table
+
+    user_id = UnicodeAttribute(hash_key=True)
+    session_id = UnicodeAttribute(range_key=True)
+    created_at = UTCDateTimeAttribute()
+    refresh_hash = UnicodeAttribute()
+    refresh_expires_at = NumberAttribute()
+    # Hashes of rotated refresh tokens: presenting one again means theft, so the session dies.
+    rotated_hashes = ListAttribute(of=UnicodeAttribute, default=list)
+    revoked = BooleanAttribute(default=False)
+    ttl = TTLAttribute()

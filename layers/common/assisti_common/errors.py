@@ -1,0 +1,124 @@
+"""One JSON error shape everywhere: {"error": {"code", "message", "details"}}."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class AppError(Exception):
+    """An error the client can act on. Subclasses fix the status and the code."""
+
+    status_code = 400
+    code = "bad_request"
+    message = "The request is not valid."
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        details: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self.message = message or self.message
+        self.details = details
+        self.headers = headers or {}
+        super().__init__(self.message)
+
+
+class ValidationFailed(AppError):
+    status_code = 422
+    code = "validation_error"
+    message = "The request body or parameters are not valid."
+
+
+class InvalidCode(AppError):
+    code = "invalid_code"
+    message = "The code is incorrect, has expired or was already used. Request a new one."
+
+
+class InvalidPassword(AppError):
+    code = "invalid_password"
+    message = "The password does not meet the policy."
+
+
+class NotAuthenticated(AppError):
+    status_code = 401
+    code = "not_authenticated"
+    message = "A valid access token is required."
+
+
+class InvalidCredentials(AppError):
+    status_code = 401
+    code = "invalid_credentials"
+    message = "Incorrect email or password."
+
+
+class InvalidRefreshToken(AppError):
+    status_code = 401
+    code = "invalid_refresh_token"
+    message = "The refresh token is invalid, expired or revoked. Sign in again."
+
+
+class InvalidSession(AppError):
+    status_code = 401
+    code = "invalid_session"
+    message = "The challenge session is invalid or has expired. Start the sign-in again."
+
+
+class UserNotConfirmed(AppError):
+    status_code = 403
+    code = "user_not_confirmed"
+    message = "Confirm your email address before signing in."
+
+
+class UserDisabled(AppError):
+    status_code = 403
+    code = "user_disabled"
+    message = "This account is disabled."
+
+
+class Forbidden(AppError):
+    status_code = 403
+    code = "forbidden"
+    message = "You are not allowed to do this."
+
+
+class NotFound(AppError):
+    status_code = 404
+    code = "not_found"
+    message = "Not found."
+
+
+class Conflict(AppError):
+    status_code = 409
+    code = "conflict"
+    message = "The request conflicts with the current state."
+
+
+class UsernameTaken(Conflict):
+    code = "username_taken"
+    message = "That username is taken."
+
+
+class TooManyRequests(AppError):
+    status_code = 429
+    code = "too_many_requests"
+    message = "Too many requests. Try again later."
+
+    def __init__(self, retry_after_seconds: int, message: str | None = None) -> None:
+        retry_after_seconds = max(1, int(retry_after_seconds))
+        super().__init__(
+            message,
+            details={"retry_after_seconds": retry_after_seconds},
+            headers={"Retry-After": str(retry_after_seconds)},
+        )
+
+
+class DependencyUnavailable(AppError):
+    status_code = 503
+    code = "service_unavailable"
+    message = "A service we depend on is unavailable. Try again shortly."
+
+
+def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "details": details}}

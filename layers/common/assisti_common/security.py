@@ -1,0 +1,51 @@
+"""Secrets at rest and in transit: password hashing, one-time codes, keyed hashes, opaque tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+CODE_DIGITS = 6
+
+# argon2id with argon2-cffi's defaults (RFC 9106 low-memory profile: t=3, m=64 MiB, p=4).
+_hasher = PasswordHasher()
+# Verified against when the account does not exist, so the timing does not tell.
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    """Constant-time verify; with no hash it still spends the same work and answers False."""
+    try:
+        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def password_needs_rehash(password_hash: str) -> bool:
+    return _hasher.check_needs_rehash(password_hash)
+
+
+def new_code() -> str:
+    """Six digits from the OS's CSPRNG."""
+    return f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
+
+
+def keyed_hash(key: bytes, purpose: str, value: str) -> str:
+    """HMAC-SHA256 of value, domain-separated by purpose. What we store instead of a secret."""
+    return hmac.new(key, f"{purpose}\x00{value}".encode(), hashlib.sha256).hexdigest()
+
+
+def constant_time_equal(left: str, right: str) -> bool:
+    return hmac.compare_digest(left.encode(), right.encode())
+
+
+def new_token_secret() -> str:
+    return secrets.token_urlsafe(32)

@@ -1,0 +1,195 @@
+"""The local HTTP API: every HttpApi route of the template, each request turned into a real
+API Gateway HTTP API (payload 2.0) event and handed to that function's real Lambda handler."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi.openapi.docs import get_swagger_ui_html
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from swagger_ui_bundle import swagger_ui_path
+
+from assisti_common.errors import error_body
+from local.mailbox import Mailbox
+from local.template import LOCAL_ACCOUNT, Route as TemplateRoute
+
+TEXT_TYPES = ("text/", "application/json", "application/xml", "application/x-www-form-urlencoded")
+MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # API Gateway's own limit
+
+
+@dataclass
+class BoundRoute:
+    route: TemplateRoute
+    function_name: str
+    invoke: Callable[[dict[str, Any]], Any]
+
+    def __post_init__(self) -> None:
+        self.regex = self.route.pattern()
+
+
+def build_event(request: Request, body: bytes, route: TemplateRoute, path_parameters: dict[str, str]) -> dict[str, Any]:
+    """An API Gateway HTTP API v2 event, as Lambda receives it."""
+    headers: dict[str, str] = {}
+    for name, value in request.headers.items():
+        headers[name] = f"{headers[name]},{value}" if name in headers else value
+    cookies = [f"{name}={value}" for name, value in request.cookies.items()]
+    headers.pop("cookie", None)
+    query: dict[str, str] = {}
+    for name, value in request.query_params.multi_items():
+        query[name] = f"{query[name]},{value}" if name in query else value
+    content_type = headers.get("content-type", "")
+    is_text = not body or content_type.startswith(TEXT_TYPES)
+    now = datetime.now(UTC)
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": route.route_key,
+        "rawPath": request.url.path,
+        "rawQueryString": request.url.query,
+        "headers": headers,
+        "requestContext": {
+            "accountId": LOCAL_ACCOUNT,
+            "apiId": "local",
+            "domainName": request.url.hostname or "127.0.0.1",
+            "domainPrefix": (request.url.hostname or "127").split(".")[0],
+            "http": {
+                "method": request.method,
+                "path": request.url.path,
+                "protocol": f"HTTP/{request.scope.get('http_version', '1.1')}",
+                "sourceIp": request.client.host if request.client else "127.0.0.1",
+                "userAgent": headers.get("user-agent", ""),
+            },
+            "requestId": str(uuid.uuid4()),
+            "routeKey": route.route_key,
+            "stage": "$default",
+            "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+            "timeEpoch": int(now.timestamp() * 1000),
+        },
+        "body": body.decode() if is_text else base64.b64encode(body).decode(),
+        "isBase64Encoded": not is_text,
+    }
+    if cookies:
+        event["cookies"] = cookies
+    if query:
+        event["queryStringParameters"] = query
+    if path_parameters:
+        event["pathParameters"] = path_parameters
+    return event
+
+
+def to_response(result: Any) -> Response:
+    """Lambda's payload-2.0 response format back into HTTP."""
+    if not isinstance(result, dict) or "statusCode" not in result:
+        body = result if isinstance(result, str) else json.dumps(result)
+        return Response(body, 200, media_type="application/json")
+    raw = result.get("body") or ""
+    content = base64.b64decode(raw) if result.get("isBase64Encoded") else raw.encode()
+    response = Response(content, int(result["statusCode"]))
+    for name, value in (result.get("headers") or {}).items():
+        response.headers[name] = str(value)
+    for name, values in (result.get("multiValueHeaders") or {}).items():
+        for value in values:
+            response.headers.append(name, str(value))
+    for cookie in result.get("cookies") or []:
+        response.headers.append("set-cookie", cookie)
+    return response
+
+
+def _error(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse(error_body(code, message), status)
+
+
+class Gateway:
+    def __init__(self, routes: list[BoundRoute], mailbox: Mailbox,
+                 openapi_sources: dict[str, Callable[[], dict[str, Any] | None]],
+                 is_ready: Callable[[], bool]) -> None:
+        # The most specific route wins, as in API Gateway.
+        self.routes = sorted(routes, key=lambda bound: bound.route.specificity, reverse=True)
+        self.mailbox = mailbox
+        self.openapi_sources = openapi_sources
+        self.is_ready = is_ready
+        self._openapi: dict[str, Any] | None = None
+
+    def match(self, method: str, path: str) -> tuple[BoundRoute, dict[str, str]] | None:
+        for bound in self.routes:
+            found = bound.regex.match(path)
+            if found and bound.route.method in ("ANY", method):
+                return bound, found.groupdict()
+        return None
+
+    async def dispatch(self, request: Request) -> Response:
+        matched = self.match(request.method, request.url.path)
+        if matched is None:
+            return _error(404, "not_found", f"No route for {request.method} {request.url.path}.")
+        bound, path_parameters = matched
+        body = await request.body()
+        if len(body) > MAX_PAYLOAD_BYTES:
+            return _error(413, "payload_too_large", "The request body is over 10 MB.")
+        event = build_event(request, body, bound.route, path_parameters)
+        try:
+            result = await asyncio.to_thread(bound.invoke, event)
+        except Exception as exc:  # what API Gateway does when the integration fails
+            print(f"[gateway] {bound.function_name} failed: {exc}", flush=True)
+            return _error(502, "bad_gateway", "The function failed to answer.")
+        return to_response(result)
+
+    async def health(self, _: Request) -> Response:
+        if not self.is_ready():
+            return _error(503, "starting", "The local stack is still starting.")
+        return JSONResponse({"status": "ok", "functions": sorted({r.function_name for r in self.routes})})
+
+    async def mailbox_route(self, request: Request) -> Response:
+        to = request.query_params.get("to")
+        return JSONResponse({"messages": [mail.as_json() for mail in self.mailbox.messages(to)]})
+
+    def merged_openapi(self) -> dict[str, Any]:
+        if self._openapi is None:
+            merged: dict[str, Any] = {
+                "openapi": "3.1.0",
+                "info": {"title": "Assisti (local stack)", "version": "1.0.0",
+                         "description": "Every route of template.yaml, served by its real Lambda handler."},
+                "paths": {}, "components": {"schemas": {}, "securitySchemes": {}},
+            }
+            for source in self.openapi_sources.values():
+                spec = source() or {}
+                merged["paths"].update(spec.get("paths", {}))
+                for section in ("schemas", "securitySchemes"):
+                    merged["components"][section].update(spec.get("components", {}).get(section, {}))
+            self._openapi = merged
+        return self._openapi
+
+    async def openapi_route(self, _: Request) -> Response:
+        return JSONResponse(await asyncio.to_thread(self.merged_openapi))
+
+    async def docs_route(self, _: Request) -> Response:
+        page: HTMLResponse = get_swagger_ui_html(
+            openapi_url="/openapi.json", title="Assisti API (local)",
+            swagger_js_url="/_local/swagger/swagger-ui-bundle.js",
+            swagger_css_url="/_local/swagger/swagger-ui.css",
+            swagger_favicon_url="/_local/swagger/favicon-32x32.png",
+        )
+        return page
+
+    def app(self) -> Starlette:
+        methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+        return Starlette(routes=[
+            Route("/health", self.health, methods=["GET"]),
+            Route("/docs", self.docs_route, methods=["GET"]),
+            Route("/openapi.json", self.openapi_route, methods=["GET"]),
+            Route("/_local/mailbox", self.mailbox_route, methods=["GET"]),
+            Mount("/_local/swagger", StaticFiles(directory=swagger_ui_path)),
+            Route("/{path:path}", self.dispatch, methods=methods),
+        ])
+
+

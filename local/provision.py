@@ -1,0 +1,80 @@
+"""Creates, in moto, every table, bucket, queue, SES identity and secret the template declares."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+
+from assisti_common.keys import generate_keyring_document
+from local.template import LOCAL_REGION, LocalTemplate
+
+TABLE_TYPES = ("AWS::DynamoDB::Table", "AWS::Serverless::SimpleTable")
+
+
+def _client(service: str, endpoint_url: str) -> Any:
+    return boto3.client(service, region_name=LOCAL_REGION, endpoint_url=endpoint_url,
+                        aws_access_key_id="local", aws_secret_access_key="local")  # noqa: S106
+
+
+def table_definitions(template: LocalTemplate) -> list[dict[str, Any]]:
+    """CreateTable arguments for each table in the template (plus its TTL setting)."""
+    definitions = []
+    for logical_id, spec in template.of_type(*TABLE_TYPES).items():
+        properties = template.resolve(spec.get("Properties", {}))
+        arguments: dict[str, Any] = {
+            "TableName": template.physical_name(logical_id),
+            "AttributeDefinitions": properties["AttributeDefinitions"],
+            "KeySchema": properties["KeySchema"],
+            "BillingMode": "PAY_PER_REQUEST",
+        }
+        if properties.get("GlobalSecondaryIndexes"):
+            arguments["GlobalSecondaryIndexes"] = properties["GlobalSecondaryIndexes"]
+        definitions.append({"create": arguments, "ttl": properties.get("TimeToLiveSpecification")})
+    return definitions
+
+
+def provision(template: LocalTemplate, endpoint_url: str) -> dict[str, list[str]]:
+    """Idempotent: what exists already is left alone. Returns what the template declared."""
+    created: dict[str, list[str]] = {"tables": [], "buckets": [], "queues": [], "identities": [], "secrets": []}
+    dynamodb = _client("dynamodb", endpoint_url)
+    existing = set(dynamodb.list_tables()["TableNames"])
+    for definition in table_definitions(template):
+        name = definition["create"]["TableName"]
+        if name not in existing:
+            dynamodb.create_table(**definition["create"])
+            if definition["ttl"]:
+                dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification=definition["ttl"])
+        created["tables"].append(name)
+
+    s3 = _client("s3", endpoint_url)
+    for logical_id in template.of_type("AWS::S3::Bucket"):
+        name = template.physical_name(logical_id).lower()
+        s3.create_bucket(Bucket=name)
+        created["buckets"].append(name)
+
+    sqs = _client("sqs", endpoint_url)
+    for logical_id, spec in template.of_type("AWS::SQS::Queue").items():
+        properties = template.resolve(spec.get("Properties", {}))
+        attributes = {key: str(properties[key]) for key in ("VisibilityTimeout", "MessageRetentionPeriod")
+                      if key in properties}
+        if "RedrivePolicy" in properties:
+            attributes["RedrivePolicy"] = json.dumps(properties["RedrivePolicy"])
+        sqs.create_queue(QueueName=template.physical_name(logical_id), Attributes=attributes)
+        created["queues"].append(template.physical_name(logical_id))
+
+    sesv2 = _client("sesv2", endpoint_url)
+    for _logical_id, spec in template.of_type("AWS::SES::EmailIdentity").items():
+        identity = template.resolve(spec["Properties"]["EmailIdentity"])
+        sesv2.create_email_identity(EmailIdentity=identity)
+        created["identities"].append(identity)
+
+    # The keyring is a parameter (a secret made out of band in AWS); locally, a fresh one per run.
+    secrets = _client("secretsmanager", endpoint_url)
+    for parameter in ("KeysSecretName",):
+        if parameter in template.parameters:
+            name = template.parameters[parameter]
+            secrets.create_secret(Name=name, SecretString=json.dumps(generate_keyring_document()))
+            created["secrets"].append(name)
+    return created

@@ -1,0 +1,146 @@
+"""`make dev`: moto as local AWS, every resource and route from template.yaml, a mailbox.
+
+    python -m local.stack            # PORT=3000 by default; LOCAL_AWS_PORT=4566 for moto
+
+Ctrl-C stops it; data lives for the run.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+
+import uvicorn
+from moto.server import ThreadedMotoServer
+
+from local.functions import FunctionWorker
+from local.gateway import BoundRoute, Gateway
+from local.mailbox import Mail, Mailbox
+from local.provision import provision
+from local.template import LOCAL_REGION, LocalTemplate, load_template
+
+# Variables a developer may set in their shell to configure every function locally.
+PASSTHROUGH_PREFIXES = ("ASSISTI_", "OPENAI_")
+
+
+def local_aws_environment(endpoint_url: str) -> dict[str, str]:
+    return {
+        "AWS_ENDPOINT_URL": endpoint_url,
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_REGION": LOCAL_REGION,
+        "AWS_DEFAULT_REGION": LOCAL_REGION,
+    }
+
+
+def function_environment(template_env: dict[str, str], endpoint_url: str) -> dict[str, str]:
+    """The function's variables from the template, pointed at moto, plus the developer's overrides."""
+    overrides = {name: value for name, value in os.environ.items() if name.startswith(PASSTHROUGH_PREFIXES)}
+    return {
+        **template_env,
+        **local_aws_environment(endpoint_url),
+        "ASSISTI_STAGE": "local",
+        "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon locally
+        "POWERTOOLS_METRICS_DISABLED": "true",  # EMF lines would drown the console
+        "POWERTOOLS_DEV": os.environ.get("POWERTOOLS_DEV", "false"),
+        **overrides,
+    }
+
+
+def print_mail(mail: Mail) -> None:
+    body = "\n".join(f"    {line}" for line in mail.text.splitlines())
+    print(f"\n[mailbox] to {', '.join(mail.to)}: {mail.subject}\n{body}\n", flush=True)
+
+
+@dataclass
+class LocalStack:
+    port: int = 3000
+    aws_port: int = 4566
+    host: str = "127.0.0.1"
+    quiet: bool = False
+    workers: dict[str, FunctionWorker] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request lines
+        self.ready = threading.Event()
+        self.stopping = threading.Event()
+        self.endpoint_url = f"http://{self.host}:{self.aws_port}"
+        self.moto = ThreadedMotoServer(ip_address=self.host, port=self.aws_port, verbose=False)
+        self.mailbox = Mailbox(on_new=None if self.quiet else print_mail)
+
+    def start_aws(self) -> dict[str, list[str]]:
+        self.moto.start()
+        os.environ.update(local_aws_environment(self.endpoint_url))
+        self.template = LocalTemplate(load_template())
+        return provision(self.template, self.endpoint_url)
+
+    def start_functions(self) -> Gateway:
+        routes: list[BoundRoute] = []
+        for function in self.template.functions():
+            if function.package_type != "Zip":
+                continue  # container-image workers are driven by their queues, not by routes
+            timeout = float(self.template.document.get("Globals", {}).get("Function", {}).get("Timeout", 15))
+            worker = FunctionWorker(function.logical_id, function.code_uri, function.handler,
+                                    function_environment(function.environment, self.endpoint_url), timeout)
+            self.workers[function.logical_id] = worker
+            routes += [BoundRoute(route, function.logical_id, worker.invoke) for route in function.routes]
+        with ThreadPoolExecutor(max_workers=4) as pool:  # cold-start them all before reporting ready
+            list(pool.map(lambda worker: worker.start(), self.workers.values()))
+        return Gateway(routes, self.mailbox, {name: worker.openapi for name, worker in self.workers.items()},
+                       self.ready.is_set)
+
+    def run(self) -> None:
+        created = self.start_aws()
+        gateway = self.start_functions()
+        threading.Thread(target=self.mailbox.watch, args=(self.stopping,), daemon=True).start()
+        config = uvicorn.Config(gateway.app(), host=self.host, port=self.port, log_level="warning",
+                                access_log=not self.quiet)
+        server = uvicorn.Server(config)
+        base = f"http://{self.host}:{self.port}"
+
+        def announce() -> None:
+            while not server.started and not self.stopping.is_set():
+                self.stopping.wait(0.05)
+            self.ready.set()
+            summary = ", ".join(f"{len(names)} {kind}" for kind, names in created.items() if names)
+            print(f"Assisti local stack ready on {base} (API docs: {base}/docs, mailbox: {base}/_local/mailbox,"
+                  f" local AWS: {self.endpoint_url}; {summary}; {len(self.workers)} functions)", flush=True)
+
+        threading.Thread(target=announce, daemon=True).start()
+        try:
+            server.run()
+        finally:
+            self.stop()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        for worker in self.workers.values():
+            worker.stop()
+        self.moto.stop()
+        if not self.quiet:
+            print("Assisti local stack stopped.", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    del argv
+    stack = LocalStack(port=int(os.environ.get("PORT", "3000")),
+                       aws_port=int(os.environ.get("LOCAL_AWS_PORT", "4566")),
+                       quiet=os.environ.get("LOCAL_QUIET", "") == "1")
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        stack.run()
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,171 @@
+"""Reads template.yaml and resolves what the local stack needs from it.
+
+Nothing here lists tables, routes or variables by hand: they all come from the template, so the
+local stack and the deployed stack cannot drift.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE_PATH = ROOT / "template.yaml"
+LOCAL_ACCOUNT = "123456789012"
+LOCAL_REGION = "us-east-1"
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """YAML with CloudFormation's short tags (!Ref, !Sub, !GetAtt …) as their long forms."""
+
+
+def _construct_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+    name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+        if suffix == "GetAtt":
+            value = str(value).split(".", 1)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    return {name: value}
+
+
+_CfnLoader.add_multi_constructor("!", _construct_tag)
+
+
+def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
+    with path.open() as handle:
+        document = yaml.load(handle, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+    assert isinstance(document, dict)
+    return document
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str  # "ANY" or an HTTP verb
+    path: str  # API Gateway syntax: /admin/users/{user_id}, /files/{proxy+}
+
+    @property
+    def route_key(self) -> str:
+        return f"{self.method} {self.path}"
+
+    def pattern(self) -> re.Pattern[str]:
+        regex = re.sub(r"\{(\w+)\+\}", r"(?P<\1>.+)", self.path)
+        regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", regex)
+        return re.compile(f"^{regex}$")
+
+    @property
+    def specificity(self) -> tuple[int, int, int]:
+        """API Gateway prefers exact paths, then parameters, then greedy paths; then longer ones."""
+        return ("+}" not in self.path, self.path.count("{") == 0, len(self.path))  # type: ignore[return-value]
+
+
+@dataclass
+class Function:
+    logical_id: str
+    code_uri: Path
+    handler: str
+    environment: dict[str, str]
+    routes: list[Route] = field(default_factory=list)
+    package_type: str = "Zip"
+
+
+class LocalTemplate:
+    """The template, with intrinsic functions resolved to local names and values."""
+
+    def __init__(self, document: dict[str, Any], stage: str = "local",
+                 parameter_overrides: dict[str, str] | None = None) -> None:
+        self.document = document
+        self.stage = stage
+        self.resources: dict[str, dict[str, Any]] = document.get("Resources", {})
+        self.parameters = {
+            name: str(spec.get("Default", "")) for name, spec in document.get("Parameters", {}).items()
+        }
+        self.parameters.update(parameter_overrides or {})
+
+    def physical_name(self, logical_id: str) -> str:
+        return f"assisti-{self.stage}-{logical_id}"
+
+    def _ref(self, name: str) -> str:
+        pseudo = {"AWS::Region": LOCAL_REGION, "AWS::AccountId": LOCAL_ACCOUNT, "AWS::Partition": "aws",
+                  "AWS::URLSuffix": "amazonaws.com", "AWS::StackName": f"assisti-{self.stage}"}
+        if name in pseudo:
+            return pseudo[name]
+        if name in self.parameters:
+            return self.parameters[name]
+        resource = self.resources.get(name)
+        if resource is None:
+            raise KeyError(f"template: unknown reference {name}")
+        if resource["Type"] == "AWS::SQS::Queue":
+            return f"http://sqs.{LOCAL_REGION}.localhost/{LOCAL_ACCOUNT}/{self.physical_name(name)}"
+        return self.physical_name(name)
+
+    def _get_att(self, logical_id: str, attribute: str) -> str:
+        resource_type = self.resources[logical_id]["Type"]
+        service = {"AWS::DynamoDB::Table": "dynamodb", "AWS::SQS::Queue": "sqs", "AWS::S3::Bucket": "s3"}.get(
+            resource_type, "lambda")
+        kind = {"dynamodb": "table/", "sqs": "", "s3": "", "lambda": "function:"}[service]
+        if attribute == "Arn":
+            account = "" if service == "s3" else LOCAL_ACCOUNT
+            region = "" if service == "s3" else LOCAL_REGION
+            return f"arn:aws:{service}:{region}:{account}:{kind}{self.physical_name(logical_id)}"
+        return self.physical_name(logical_id)
+
+    def resolve(self, value: Any) -> Any:
+        """Resolves Ref, Fn::Sub, Fn::GetAtt, Fn::Join and Fn::If (conditions as false)."""
+        if isinstance(value, list):
+            return [self.resolve(item) for item in value]
+        if not isinstance(value, dict):
+            return value
+        if len(value) == 1:
+            (key, argument), = value.items()
+            if key == "Ref":
+                return self._ref(argument)
+            if key == "Fn::GetAtt":
+                return self._get_att(*argument)
+            if key == "Fn::Join":
+                return argument[0].join(str(self.resolve(part)) for part in argument[1])
+            if key == "Fn::If":
+                return self.resolve(argument[2])
+            if key == "Fn::Sub":
+                template, variables = (argument, {}) if isinstance(argument, str) else argument
+                return re.sub(r"\$\{([^}]+)\}", lambda match: self._sub_variable(match.group(1), variables),
+                              template)
+        return {key: self.resolve(item) for key, item in value.items()}
+
+    def _sub_variable(self, name: str, variables: dict[str, Any]) -> str:
+        if name in variables:
+            return str(self.resolve(variables[name]))
+        if "." in name and not name.startswith("AWS::"):
+            return self._get_att(*name.split(".", 1))
+        return self._ref(name)
+
+    def of_type(self, *types: str) -> dict[str, dict[str, Any]]:
+        return {name: spec for name, spec in self.resources.items() if spec["Type"] in types}
+
+    def functions(self) -> list[Function]:
+        global_env = (self.document.get("Globals", {}).get("Function", {}).get("Environment", {})
+                      .get("Variables", {}))
+        result = []
+        for logical_id, spec in self.of_type("AWS::Serverless::Function").items():
+            properties = spec.get("Properties", {})
+            variables = {**global_env, **properties.get("Environment", {}).get("Variables", {})}
+            environment = {name: str(self.resolve(value)) for name, value in variables.items()}
+            package_type = properties.get("PackageType", "Zip")
+            code_uri = properties.get("CodeUri") or spec.get("Metadata", {}).get("DockerContext", ".")
+            handler = properties.get("Handler") or " ".join(
+                properties.get("ImageConfig", {}).get("Command", []))
+            function = Function(logical_id, ROOT / code_uri, handler, environment, package_type=package_type)
+            for event in properties.get("Events", {}).values():
+                if event.get("Type") == "HttpApi":
+                    event_properties = event.get("Properties", {})
+                    function.routes.append(Route(event_properties.get("Method", "ANY").upper(),
+                                                 event_properties.get("Path", "/{proxy+}")))
+            result.append(function)
+        return result
