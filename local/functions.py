@@ -9,6 +9,7 @@ exactly the environment the template gives it, like a Lambda container.
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import multiprocessing
 import os
@@ -47,6 +48,16 @@ class LambdaContext:
 
     def get_remaining_time_in_millis(self) -> int:
         return max(0, int((self.timeout_seconds - (time.monotonic() - self._started)) * 1000))
+
+
+def call_handler(handler: Handler, event: dict[str, Any], context: LambdaContext) -> Any:
+    """Calls a handler from any thread. Lambda calls it on a main thread, where asyncio (and so
+    Mangum) finds an event loop; a worker thread needs one of its own."""
+    try:
+        asyncio.get_event_loop()
+    except RuntimeError:
+        asyncio.set_event_loop(asyncio.new_event_loop())
+    return handler(event, context)
 
 
 def load_module(code_uri: Path, module_name: str, namespace: str) -> Any:
@@ -117,8 +128,12 @@ class FunctionWorker:
     def start(self) -> None:
         context = multiprocessing.get_context("spawn")
         parent, child = context.Pipe()
-        process = context.Process(target=_worker_main, name=f"lambda-{self.name}", daemon=True,
-                                  args=(child, self.name, str(self.code_uri), self.handler, self.env))
+        process = context.Process(
+            target=_worker_main,
+            name=f"lambda-{self.name}",
+            daemon=True,
+            args=(child, self.name, str(self.code_uri), self.handler, self.env),
+        )
         process.start()
         status, detail = parent.recv()
         if status != "ready":

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,7 +22,8 @@ from swagger_ui_bundle import swagger_ui_path
 
 from assisti_common.errors import error_body
 from local.mailbox import Mailbox
-from local.template import LOCAL_ACCOUNT, Route as TemplateRoute
+from local.template import LOCAL_ACCOUNT
+from local.template import Route as TemplateRoute
 
 TEXT_TYPES = ("text/", "application/json", "application/xml", "application/x-www-form-urlencoded")
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # API Gateway's own limit
@@ -111,9 +111,13 @@ def _error(status: int, code: str, message: str) -> JSONResponse:
 
 
 class Gateway:
-    def __init__(self, routes: list[BoundRoute], mailbox: Mailbox,
-                 openapi_sources: dict[str, Callable[[], dict[str, Any] | None]],
-                 is_ready: Callable[[], bool]) -> None:
+    def __init__(
+        self,
+        routes: list[BoundRoute],
+        mailbox: Mailbox,
+        openapi_sources: dict[str, Callable[[], dict[str, Any] | None]],
+        is_ready: Callable[[], bool],
+    ) -> None:
         # The most specific route wins, as in API Gateway.
         self.routes = sorted(routes, key=lambda bound: bound.route.specificity, reverse=True)
         self.mailbox = mailbox
@@ -157,9 +161,13 @@ class Gateway:
         if self._openapi is None:
             merged: dict[str, Any] = {
                 "openapi": "3.1.0",
-                "info": {"title": "Assisti (local stack)", "version": "1.0.0",
-                         "description": "Every route of template.yaml, served by its real Lambda handler."},
-                "paths": {}, "components": {"schemas": {}, "securitySchemes": {}},
+                "info": {
+                    "title": "Assisti (local stack)",
+                    "version": "1.0.0",
+                    "description": "Every route of template.yaml, served by its real Lambda handler.",
+                },
+                "paths": {},
+                "components": {"schemas": {}, "securitySchemes": {}},
             }
             for source in self.openapi_sources.values():
                 spec = source() or {}
@@ -174,7 +182,8 @@ class Gateway:
 
     async def docs_route(self, _: Request) -> Response:
         page: HTMLResponse = get_swagger_ui_html(
-            openapi_url="/openapi.json", title="Assisti API (local)",
+            openapi_url="/openapi.json",
+            title="Assisti API (local)",
             swagger_js_url="/_local/swagger/swagger-ui-bundle.js",
             swagger_css_url="/_local/swagger/swagger-ui.css",
             swagger_favicon_url="/_local/swagger/favicon-32x32.png",
@@ -183,13 +192,13 @@ class Gateway:
 
     def app(self) -> Starlette:
         methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
-        return Starlette(routes=[
-            Route("/health", self.health, methods=["GET"]),
-            Route("/docs", self.docs_route, methods=["GET"]),
-            Route("/openapi.json", self.openapi_route, methods=["GET"]),
-            Route("/_local/mailbox", self.mailbox_route, methods=["GET"]),
-            Mount("/_local/swagger", StaticFiles(directory=swagger_ui_path)),
-            Route("/{path:path}", self.dispatch, methods=methods),
-        ])
-
-
+        return Starlette(
+            routes=[
+                Route("/health", self.health, methods=["GET"]),
+                Route("/docs", self.docs_route, methods=["GET"]),
+                Route("/openapi.json", self.openapi_route, methods=["GET"]),
+                Route("/_local/mailbox", self.mailbox_route, methods=["GET"]),
+                Mount("/_local/swagger", StaticFiles(directory=swagger_ui_path)),
+                Route("/{path:path}", self.dispatch, methods=methods),
+            ]
+        )

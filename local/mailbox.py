@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from moto.core import DEFAULT_ACCOUNT_ID
+from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
 
 from local.template import LOCAL_REGION
@@ -37,12 +37,19 @@ class Mailbox:
     def _collect(self) -> None:
         with self._lock:
             sent = ses_backends[DEFAULT_ACCOUNT_ID][LOCAL_REGION].sent_messages
-            for message in sent[self._seen:]:
+            for message in sent[self._seen :]:
                 destinations = message.destinations
-                recipients = ([address for group in destinations.values() for address in group]
-                              if isinstance(destinations, dict) else list(destinations))
-                mail = Mail(recipients, getattr(message, "subject", ""), getattr(message, "body", ""),
-                            datetime.now(UTC).isoformat(timespec="milliseconds"))
+                recipients = (
+                    [address for group in destinations.values() for address in group]
+                    if isinstance(destinations, dict)
+                    else list(destinations)
+                )
+                mail = Mail(
+                    recipients,
+                    getattr(message, "subject", ""),
+                    getattr(message, "body", ""),
+                    datetime.now(UTC).isoformat(timespec="milliseconds"),
+                )
                 self._mails.append(mail)
                 if self._on_new:
                     self._on_new(mail)
@@ -51,8 +58,11 @@ class Mailbox:
     def messages(self, to: str | None = None) -> list[Mail]:
         self._collect()
         wanted = to.strip().lower() if to else None
-        return [mail for mail in reversed(self._mails)
-                if wanted is None or wanted in (address.lower() for address in mail.to)]
+        return [
+            mail
+            for mail in reversed(self._mails)
+            if wanted is None or wanted in (address.lower() for address in mail.to)
+        ]
 
     def watch(self, stop: threading.Event, interval: float = 0.2) -> None:
         """Echoes new mail to the console until `stop` is set."""

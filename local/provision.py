@@ -14,8 +14,8 @@ TABLE_TYPES = ("AWS::DynamoDB::Table", "AWS::Serverless::SimpleTable")
 
 
 def _client(service: str, endpoint_url: str) -> Any:
-    return boto3.client(service, region_name=LOCAL_REGION, endpoint_url=endpoint_url,
-                        aws_access_key_id="local", aws_secret_access_key="local")  # noqa: S106
+    """Credentials come from the environment (the local stack and the tests set dummy ones)."""
+    return boto3.client(service, region_name=LOCAL_REGION, endpoint_url=endpoint_url)  # type: ignore[call-overload]
 
 
 def table_definitions(template: LocalTemplate) -> list[dict[str, Any]]:
@@ -57,8 +57,9 @@ def provision(template: LocalTemplate, endpoint_url: str) -> dict[str, list[str]
     sqs = _client("sqs", endpoint_url)
     for logical_id, spec in template.of_type("AWS::SQS::Queue").items():
         properties = template.resolve(spec.get("Properties", {}))
-        attributes = {key: str(properties[key]) for key in ("VisibilityTimeout", "MessageRetentionPeriod")
-                      if key in properties}
+        attributes = {
+            key: str(properties[key]) for key in ("VisibilityTimeout", "MessageRetentionPeriod") if key in properties
+        }
         if "RedrivePolicy" in properties:
             attributes["RedrivePolicy"] = json.dumps(properties["RedrivePolicy"])
         sqs.create_queue(QueueName=template.physical_name(logical_id), Attributes=attributes)

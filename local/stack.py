@@ -7,6 +7,7 @@ Ctrl-C stops it; data lives for the run.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -14,7 +15,6 @@ import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-
 
 import uvicorn
 from moto.server import ThreadedMotoServer
@@ -86,21 +86,28 @@ class LocalStack:
             if function.package_type != "Zip":
                 continue  # container-image workers are driven by their queues, not by routes
             timeout = float(self.template.document.get("Globals", {}).get("Function", {}).get("Timeout", 15))
-            worker = FunctionWorker(function.logical_id, function.code_uri, function.handler,
-                                    function_environment(function.environment, self.endpoint_url), timeout)
+            worker = FunctionWorker(
+                function.logical_id,
+                function.code_uri,
+                function.handler,
+                function_environment(function.environment, self.endpoint_url),
+                timeout,
+            )
             self.workers[function.logical_id] = worker
             routes += [BoundRoute(route, function.logical_id, worker.invoke) for route in function.routes]
         with ThreadPoolExecutor(max_workers=4) as pool:  # cold-start them all before reporting ready
             list(pool.map(lambda worker: worker.start(), self.workers.values()))
-        return Gateway(routes, self.mailbox, {name: worker.openapi for name, worker in self.workers.items()},
-                       self.ready.is_set)
+        return Gateway(
+            routes, self.mailbox, {name: worker.openapi for name, worker in self.workers.items()}, self.ready.is_set
+        )
 
     def run(self) -> None:
         created = self.start_aws()
         gateway = self.start_functions()
         threading.Thread(target=self.mailbox.watch, args=(self.stopping,), daemon=True).start()
-        config = uvicorn.Config(gateway.app(), host=self.host, port=self.port, log_level="warning",
-                                access_log=not self.quiet)
+        config = uvicorn.Config(
+            gateway.app(), host=self.host, port=self.port, log_level="warning", access_log=not self.quiet
+        )
         server = uvicorn.Server(config)
         base = f"http://{self.host}:{self.port}"
 
@@ -109,8 +116,11 @@ class LocalStack:
                 self.stopping.wait(0.05)
             self.ready.set()
             summary = ", ".join(f"{len(names)} {kind}" for kind, names in created.items() if names)
-            print(f"Assisti local stack ready on {base} (API docs: {base}/docs, mailbox: {base}/_local/mailbox,"
-                  f" local AWS: {self.endpoint_url}; {summary}; {len(self.workers)} functions)", flush=True)
+            print(
+                f"Assisti local stack ready on {base} (API docs: {base}/docs, mailbox: {base}/_local/mailbox,"
+                f" local AWS: {self.endpoint_url}; {summary}; {len(self.workers)} functions)",
+                flush=True,
+            )
 
         threading.Thread(target=announce, daemon=True).start()
         try:
@@ -129,17 +139,15 @@ class LocalStack:
 
 def main(argv: list[str] | None = None) -> int:
     del argv
-    stack = LocalStack(port=int(os.environ.get("PORT", "3000")),
-                       aws_port=int(os.environ.get("LOCAL_AWS_PORT", "4566")),
-                       quiet=os.environ.get("LOCAL_QUIET", "") == "1")
+    stack = LocalStack(
+        port=int(os.environ.get("PORT", "3000")),
+        aws_port=int(os.environ.get("LOCAL_AWS_PORT", "4566")),
+        quiet=os.environ.get("LOCAL_QUIET", "") == "1",
+    )
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
-    try:
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is the normal way to stop
         stack.run()
-    except KeyboardInterrupt:
-        pass
     return 0
-
-
 
 
 if __name__ == "__main__":

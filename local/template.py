@@ -79,22 +79,26 @@ class Function:
 class LocalTemplate:
     """The template, with intrinsic functions resolved to local names and values."""
 
-    def __init__(self, document: dict[str, Any], stage: str = "local",
-                 parameter_overrides: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, document: dict[str, Any], stage: str = "local", parameter_overrides: dict[str, str] | None = None
+    ) -> None:
         self.document = document
         self.stage = stage
         self.resources: dict[str, dict[str, Any]] = document.get("Resources", {})
-        self.parameters = {
-            name: str(spec.get("Default", "")) for name, spec in document.get("Parameters", {}).items()
-        }
+        self.parameters = {name: str(spec.get("Default", "")) for name, spec in document.get("Parameters", {}).items()}
         self.parameters.update(parameter_overrides or {})
 
     def physical_name(self, logical_id: str) -> str:
         return f"assisti-{self.stage}-{logical_id}"
 
     def _ref(self, name: str) -> str:
-        pseudo = {"AWS::Region": LOCAL_REGION, "AWS::AccountId": LOCAL_ACCOUNT, "AWS::Partition": "aws",
-                  "AWS::URLSuffix": "amazonaws.com", "AWS::StackName": f"assisti-{self.stage}"}
+        pseudo = {
+            "AWS::Region": LOCAL_REGION,
+            "AWS::AccountId": LOCAL_ACCOUNT,
+            "AWS::Partition": "aws",
+            "AWS::URLSuffix": "amazonaws.com",
+            "AWS::StackName": f"assisti-{self.stage}",
+        }
         if name in pseudo:
             return pseudo[name]
         if name in self.parameters:
@@ -109,7 +113,8 @@ class LocalTemplate:
     def _get_att(self, logical_id: str, attribute: str) -> str:
         resource_type = self.resources[logical_id]["Type"]
         service = {"AWS::DynamoDB::Table": "dynamodb", "AWS::SQS::Queue": "sqs", "AWS::S3::Bucket": "s3"}.get(
-            resource_type, "lambda")
+            resource_type, "lambda"
+        )
         kind = {"dynamodb": "table/", "sqs": "", "s3": "", "lambda": "function:"}[service]
         if attribute == "Arn":
             account = "" if service == "s3" else LOCAL_ACCOUNT
@@ -124,7 +129,7 @@ class LocalTemplate:
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
-            (key, argument), = value.items()
+            ((key, argument),) = value.items()
             if key == "Ref":
                 return self._ref(argument)
             if key == "Fn::GetAtt":
@@ -135,8 +140,7 @@ class LocalTemplate:
                 return self.resolve(argument[2])
             if key == "Fn::Sub":
                 template, variables = (argument, {}) if isinstance(argument, str) else argument
-                return re.sub(r"\$\{([^}]+)\}", lambda match: self._sub_variable(match.group(1), variables),
-                              template)
+                return re.sub(r"\$\{([^}]+)\}", lambda match: self._sub_variable(match.group(1), variables), template)
         return {key: self.resolve(item) for key, item in value.items()}
 
     def _sub_variable(self, name: str, variables: dict[str, Any]) -> str:
@@ -150,8 +154,7 @@ class LocalTemplate:
         return {name: spec for name, spec in self.resources.items() if spec["Type"] in types}
 
     def functions(self) -> list[Function]:
-        global_env = (self.document.get("Globals", {}).get("Function", {}).get("Environment", {})
-                      .get("Variables", {}))
+        global_env = self.document.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
         result = []
         for logical_id, spec in self.of_type("AWS::Serverless::Function").items():
             properties = spec.get("Properties", {})
@@ -159,13 +162,13 @@ class LocalTemplate:
             environment = {name: str(self.resolve(value)) for name, value in variables.items()}
             package_type = properties.get("PackageType", "Zip")
             code_uri = properties.get("CodeUri") or spec.get("Metadata", {}).get("DockerContext", ".")
-            handler = properties.get("Handler") or " ".join(
-                properties.get("ImageConfig", {}).get("Command", []))
+            handler = properties.get("Handler") or " ".join(properties.get("ImageConfig", {}).get("Command", []))
             function = Function(logical_id, ROOT / code_uri, handler, environment, package_type=package_type)
             for event in properties.get("Events", {}).values():
                 if event.get("Type") == "HttpApi":
                     event_properties = event.get("Properties", {})
-                    function.routes.append(Route(event_properties.get("Method", "ANY").upper(),
-                                                 event_properties.get("Path", "/{proxy+}")))
+                    function.routes.append(
+                        Route(event_properties.get("Method", "ANY").upper(), event_properties.get("Path", "/{proxy+}"))
+                    )
             result.append(function)
         return result

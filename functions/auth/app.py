@@ -7,9 +7,13 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
-import service
 from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.routing import APIRoute
+
+import service
+from assisti_common.db.models import UserModel
+from assisti_common.http import CurrentPrincipal, create_app, lambda_handler
+from assisti_common.settings import get_settings
 from schemas import (
     AdminUserPatchIn,
     ChallengeOut,
@@ -33,10 +37,6 @@ from schemas import (
     UserPageOut,
     mask_email,
 )
-
-from assisti_common.db.models import UserModel
-from assisti_common.http import CurrentPrincipal, create_app, lambda_handler
-from assisti_common.settings import get_settings
 
 
 class EnumerationSafeRoute(APIRoute):
@@ -68,14 +68,19 @@ def _delivery(email: str) -> Delivery:
 
 
 def _tokens_out(result: service.Tokens) -> TokensOut:
-    return TokensOut(access_token=result.access_token, refresh_token=result.refresh_token,
-                     expires_in=result.expires_in)
+    return TokensOut(access_token=result.access_token, refresh_token=result.refresh_token, expires_in=result.expires_in)
 
 
 def _user_out(user: UserModel) -> UserOut:
     return UserOut(
-        id=user.id, email=user.email, username=user.username, name=user.name, date_joined=user.date_joined,
-        is_active=user.is_active, is_verified=user.is_verified, is_staff=user.is_staff,
+        id=user.id,
+        email=user.email,
+        username=user.username,
+        name=user.name,
+        date_joined=user.date_joined,
+        is_active=user.is_active,
+        is_verified=user.is_verified,
+        is_staff=user.is_staff,
         two_factor_enabled=user.two_factor_enabled,
         profile=ProfileOut(bio=user.bio, created_at=user.profile_created_at),
     )
@@ -96,8 +101,9 @@ def confirm_sign_up(body: ConfirmSignUpIn) -> MessageOut:
 @public.post("/resend-code", response_model=CodeSentOut)
 def resend_code(body: EmailIn) -> CodeSentOut:
     service.resend_code(body.email)
-    return CodeSentOut(message="If this address has an unconfirmed account, a new code is on its way.",
-                       delivery=_delivery(body.email))
+    return CodeSentOut(
+        message="If this address has an unconfirmed account, a new code is on its way.", delivery=_delivery(body.email)
+    )
 
 
 @public.post("/sign-in", response_model=TokensOut | ChallengeOut)
@@ -122,8 +128,9 @@ def respond_to_challenge(body: ChallengeResponseIn) -> TokensOut:
 @public.post("/forgot-password", response_model=CodeSentOut)
 def forgot_password(body: EmailIn) -> CodeSentOut:
     service.forgot_password(body.email)
-    return CodeSentOut(message="If this address has an account, a reset code is on its way.",
-                       delivery=_delivery(body.email))
+    return CodeSentOut(
+        message="If this address has an account, a reset code is on its way.", delivery=_delivery(body.email)
+    )
 
 
 @public.post("/confirm-forgot-password", response_model=MessageOut)

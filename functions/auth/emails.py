@@ -15,31 +15,46 @@ class Email:
 
 
 def sign_up_code(code: str) -> Email:
-    return Email("sign_up_code", "Confirm your Assisti account",
-                 f"Your Assisti confirmation code is {code}.\n\nIt expires in {MINUTES} minutes. "
-                 "If you did not sign up, ignore this email.")
+    return Email(
+        "sign_up_code",
+        "Confirm your Assisti account",
+        f"Your Assisti confirmation code is {code}.\n\nIt expires in {MINUTES} minutes. "
+        "If you did not sign up, ignore this email.",
+    )
 
 
 def already_registered() -> Email:
-    return Email("already_registered", "Someone tried to sign up with your email",
-                 "Somebody tried to create an Assisti account with this address, which already has one.\n\n"
-                 "If it was you, sign in instead, or use 'forgot password'. If not, you can ignore this email: "
-                 "your account is unchanged.")
+    return Email(
+        "already_registered",
+        "Someone tried to sign up with your email",
+        "Somebody tried to create an Assisti account with this address, which already has one.\n\n"
+        "If it was you, sign in instead, or use 'forgot password'. If not, you can ignore this email: "
+        "your account is unchanged.",
+    )
 
 
 def sign_in_code(code: str) -> Email:
-    return Email("sign_in_code", "Your Assisti sign-in code",
-                 f"Your Assisti sign-in code is {code}.\n\nIt expires in {MINUTES} minutes. "
-                 "If you did not try to sign in, change your password.")
+    return Email(
+        "sign_in_code",
+        "Your Assisti sign-in code",
+        f"Your Assisti sign-in code is {code}.\n\nIt expires in {MINUTES} minutes. "
+        "If you did not try to sign in, change your password.",
+    )
 
 
 def reset_code(code: str) -> Email:
-    return Email("reset_code", "Reset your Assisti password",
-                 f"Your Assisti password reset code is {code}.\n\nIt expires in {MINUTES} minutes. "
-                 "If you did not ask for it, ignore this email.")
+    return Email(
+        "reset_code",
+        "Reset your Assisti password",
+        f"Your Assisti password reset code is {code}.\n\nIt expires in {MINUTES} minutes. "
+        "If you did not ask for it, ignore this email.",
+    )
 
 
 def password_changed() -> Email:
-    return Email("password_changed", "Your Assisti password was changed",
-                 "The password of your Assisti account was just changed, and every device was signed out.\n\n"
-                 "If this was not you, reset your password now.")
+    return Email(
+        "password_changed",
+        "Your Assisti password was changed",
+        "The password of your Assisti account was just changed, and every device was signed out.\n\n"
+        "If this was not you, reset your password now.",
+    )

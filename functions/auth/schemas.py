@@ -9,10 +9,25 @@ from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 # A few of the most common passwords: a policy that allows these allows nothing useful.
-COMMON_PASSWORDS = frozenset({
-    "password", "password1", "password123", "12345678", "123456789", "1234567890", "qwertyui",
-    "qwerty123", "iloveyou", "11111111", "00000000", "abc12345", "letmein1", "welcome1", "passw0rd",
-})
+COMMON_PASSWORDS = frozenset(
+    {
+        "password",
+        "password1",
+        "password123",
+        "12345678",
+        "123456789",
+        "1234567890",
+        "qwertyui",
+        "qwerty123",
+        "iloveyou",
+        "11111111",
+        "00000000",
+        "abc12345",
+        "letmein1",
+        "welcome1",
+        "passw0rd",
+    }
+)
 
 
 def normalize_email(value: str) -> str:
@@ -115,7 +130,7 @@ class CodeSentOut(BaseModel):
 class TokensOut(BaseModel):
     access_token: str
     refresh_token: str
-    token_type: Literal["Bearer"] = "Bearer"
+    token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 - a scheme name, not a secret
     expires_in: int
 
 

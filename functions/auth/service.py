@@ -48,11 +48,14 @@ def _send(to: str, email: emails.Email) -> None:
     send_email(to, email.subject, email.text, kind=email.kind)
 
 
-def _issue(keyring: Keyring, purpose: Purpose, email: str, user_id: str | None, **pending: str | None) -> codes.IssuedCode:
+def _issue(
+    keyring: Keyring, purpose: Purpose, email: str, user_id: str | None, **pending: str | None
+) -> codes.IssuedCode:
     return codes.issue_code(keyring, get_settings(), purpose, email, user_id=user_id, **pending)
 
 
 # --- sign-up ---------------------------------------------------------------------------------
+
 
 def sign_up(email: str, password: str, name: str) -> None:
     """Same answer whether or not the email is registered; the owner of a taken one gets a notice."""
@@ -67,8 +70,9 @@ def sign_up(email: str, password: str, name: str) -> None:
         _send(email, emails.already_registered())
         return
     user_id = user.id if user is not None else None
-    issued = _issue(keyring, Purpose.SIGN_UP, email, user_id,
-                    pending_password_hash=password_hash, pending_name=name or None)
+    issued = _issue(
+        keyring, Purpose.SIGN_UP, email, user_id, pending_password_hash=password_hash, pending_name=name or None
+    )
     if user_id is not None:
         _send(email, emails.sign_up_code(issued.code))
         metrics.add_metric(name="sign_ups", unit="Count", value=1)
@@ -90,19 +94,27 @@ def resend_code(email: str) -> None:
     if user is None or pending is None or pending.pending_password_hash is None:
         _issue(keyring, Purpose.SIGN_UP, email, None)  # same limits and work, nothing sent
         return
-    issued = _issue(keyring, Purpose.SIGN_UP, email, user.id,
-                    pending_password_hash=pending.pending_password_hash, pending_name=pending.pending_name)
+    issued = _issue(
+        keyring,
+        Purpose.SIGN_UP,
+        email,
+        user.id,
+        pending_password_hash=pending.pending_password_hash,
+        pending_name=pending.pending_name,
+    )
     _send(email, emails.sign_up_code(issued.code))
 
 
 # --- sign-in ---------------------------------------------------------------------------------
 
+
 def _start_session(keyring: Keyring, user: UserModel) -> Tokens:
     settings = get_settings()
     session_id = new_id()
     refresh = RefreshToken.new(user.id, session_id)
-    sessions.create_session(user.id, session_id, refresh.hashed(keyring),
-                            int(time.time()) + settings.refresh_token_days * DAY)
+    sessions.create_session(
+        user.id, session_id, refresh.hashed(keyring), int(time.time()) + settings.refresh_token_days * DAY
+    )
     metrics.add_metric(name="sign_ins", unit="Count", value=1)
     logger.info("session started", extra={"user_id": user.id, "session_id": session_id})
     return _tokens(keyring, user.id, session_id, refresh)
@@ -182,8 +194,9 @@ def refresh(token: str) -> Tokens:
 
 def _revoke_for_reuse(user_id: str, session_id: str) -> None:
     sessions.revoke_session(user_id, session_id)
-    logger.warning("rotated refresh token reused: session revoked",
-                   extra={"user_id": user_id, "session_id": session_id})
+    logger.warning(
+        "rotated refresh token reused: session revoked", extra={"user_id": user_id, "session_id": session_id}
+    )
     metrics.add_metric(name="refresh_token_reuse", unit="Count", value=1)
     raise InvalidRefreshToken()
 
@@ -196,6 +209,7 @@ def sign_out(principal: Principal, all_devices: bool) -> None:
 
 
 # --- passwords -------------------------------------------------------------------------------
+
 
 def forgot_password(email: str) -> None:
     keyring = get_keyring()
@@ -233,6 +247,7 @@ def change_password(principal: Principal, current_password: str, new_password: s
 
 # --- the profile -----------------------------------------------------------------------------
 
+
 def _own_user(principal: Principal) -> UserModel:
     user = users.get_user(principal.user_id)
     if user is None:
@@ -267,6 +282,7 @@ def delete_account(principal: Principal) -> None:
 
 
 # --- staff -----------------------------------------------------------------------------------
+
 
 def _require_staff(principal: Principal) -> UserModel:
     user = _own_user(principal)

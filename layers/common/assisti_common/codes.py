@@ -28,7 +28,7 @@ HOUR = 3600
 class Purpose(StrEnum):
     SIGN_UP = "sign_up"
     SIGN_IN = "sign_in"  # the EMAIL_OTP challenge: passwordless, or the second factor
-    RESET_PASSWORD = "reset_password"
+    RESET_PASSWORD = "reset_password"  # noqa: S105 - a purpose name
 
 
 @dataclass(frozen=True)
@@ -72,8 +72,9 @@ def issue_code(
     item = store.get_code(key) or AuthCodeModel(key)
     recent = [sent for sent in item.sent_at if sent > now - HOUR]
     if recent and now - max(recent) < settings.code_resend_seconds:
-        raise TooManyRequests(settings.code_resend_seconds - (now - max(recent)),
-                              "A code was just sent. Wait before asking for another.")
+        raise TooManyRequests(
+            settings.code_resend_seconds - (now - max(recent)), "A code was just sent. Wait before asking for another."
+        )
     if len(recent) >= settings.code_sends_per_hour:
         raise TooManyRequests(min(recent) + HOUR - now, "Too many codes were sent. Try again later.")
 
@@ -102,8 +103,9 @@ def pending_sign_up(keyring: Keyring, email: str) -> AuthCodeModel | None:
     return store.get_code(code_key(Purpose.SIGN_UP, address_id(keyring, email)))
 
 
-def _check_and_consume(keyring: Keyring, settings: Settings, item: AuthCodeModel | None, code: str,
-                       now: float) -> AuthCodeModel:
+def _check_and_consume(
+    keyring: Keyring, settings: Settings, item: AuthCodeModel | None, code: str, now: float
+) -> AuthCodeModel:
     if item is None or item.consumed or item.attempts >= settings.code_max_attempts or now >= item.expires_at:
         raise InvalidCode()
     if not constant_time_equal(_hash_code(keyring, item.key, code), item.code_hash):
@@ -114,23 +116,27 @@ def _check_and_consume(keyring: Keyring, settings: Settings, item: AuthCodeModel
     return item
 
 
-def verify_code(keyring: Keyring, settings: Settings, purpose: Purpose, email: str, code: str,
-                now: float | None = None) -> AuthCodeModel:
+def verify_code(
+    keyring: Keyring, settings: Settings, purpose: Purpose, email: str, code: str, now: float | None = None
+) -> AuthCodeModel:
     """Consumes the code for (purpose, email). Every failure is the same InvalidCode."""
     item = store.get_code(code_key(purpose, address_id(keyring, email)))
     return _check_and_consume(keyring, settings, item, code, time.time() if now is None else now)
 
 
-def verify_challenge(keyring: Keyring, settings: Settings, session: str, code: str,
-                     now: float | None = None) -> AuthCodeModel:
+def verify_challenge(
+    keyring: Keyring, settings: Settings, session: str, code: str, now: float | None = None
+) -> AuthCodeModel:
     """Consumes the code of an EMAIL_OTP challenge named by its session token."""
     parts = session.split(".")
     if len(parts) != 3 or parts[0] != Purpose.SIGN_IN.value or not parts[1] or not parts[2]:
         raise InvalidSession()
     key = code_key(Purpose.SIGN_IN, parts[1])
     item = store.get_code(key)
-    if item is None or item.session_hash is None or not constant_time_equal(
-        _hash_session(keyring, key, parts[2]), item.session_hash
+    if (
+        item is None
+        or item.session_hash is None
+        or not constant_time_equal(_hash_session(keyring, key, parts[2]), item.session_hash)
     ):
         raise InvalidSession()  # a newer challenge voided this one, or it never existed
     return _check_and_consume(keyring, settings, item, code, time.time() if now is None else now)

@@ -21,7 +21,9 @@ if TYPE_CHECKING:
 def _client() -> SESV2Client:
     settings = get_settings()
     return boto3.client(
-        "sesv2", region_name=settings.aws_region, endpoint_url=settings.aws_endpoint_url,
+        "sesv2",
+        region_name=settings.aws_region,
+        endpoint_url=settings.aws_endpoint_url,
         config=Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 3, "mode": "standard"}),
     )
 

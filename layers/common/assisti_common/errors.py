@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 
@@ -105,8 +106,8 @@ class TooManyRequests(AppError):
     code = "too_many_requests"
     message = "Too many requests. Try again later."
 
-    def __init__(self, retry_after_seconds: int, message: str | None = None) -> None:
-        retry_after_seconds = max(1, int(retry_after_seconds))
+    def __init__(self, retry_after_seconds: float, message: str | None = None) -> None:
+        retry_after_seconds = max(1, math.ceil(retry_after_seconds))
         super().__init__(
             message,
             details={"retry_after_seconds": retry_after_seconds},

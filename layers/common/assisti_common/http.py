@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from aws_lambda_powertools.logging import correlation_paths
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -23,16 +23,28 @@ from assisti_common.settings import get_settings
 from assisti_common.tokens import verify_access_token
 
 _STATUS_CODES = {
-    400: "bad_request", 401: "not_authenticated", 403: "forbidden", 404: "not_found",
-    405: "method_not_allowed", 409: "conflict", 413: "payload_too_large", 415: "unsupported_media_type",
+    400: "bad_request",
+    401: "not_authenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
     429: "too_many_requests",
 }
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"description": code.replace("_", " ").capitalize(),
-             "content": {"application/json": {"example": error_body(code, "A human sentence.")}}}
-    for status, code in [(400, "bad_request"), (401, "not_authenticated"), (422, "validation_error"),
-                         (429, "too_many_requests")]
+    status: {
+        "description": code.replace("_", " ").capitalize(),
+        "content": {"application/json": {"example": error_body(code, "A human sentence.")}},
+    }
+    for status, code in [
+        (400, "bad_request"),
+        (401, "not_authenticated"),
+        (422, "validation_error"),
+        (429, "too_many_requests"),
+    ]
 }
 
 
@@ -52,8 +64,14 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     if any(error.get("type") == "json_invalid" for error in errors):
         return JSONResponse(error_body("malformed_json", "The request body is not valid JSON."), 400)
     # Never echo the submitted values back: they may be passwords or codes.
-    details = [{"field": ".".join(str(part) for part in error["loc"][1:]) or str(error["loc"][0]),
-                "message": error["msg"], "type": error["type"]} for error in errors]
+    details = [
+        {
+            "field": ".".join(str(part) for part in error["loc"][1:]) or str(error["loc"][0]),
+            "message": error["msg"],
+            "type": error["type"],
+        }
+        for error in errors
+    ]
     return JSONResponse(error_body("validation_error", "The request is not valid.", details), 422)
 
 
@@ -67,8 +85,9 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
 async def _unhandled_error(request: Request, exc: Exception) -> JSONResponse:
     logger.exception("unhandled error", extra={"path": request.url.path, "error_type": type(exc).__name__})
     return JSONResponse(
-        error_body("internal_error", "Something went wrong on our side. Try again.",
-                   {"request_id": _request_id(request)}),
+        error_body(
+            "internal_error", "Something went wrong on our side. Try again.", {"request_id": _request_id(request)}
+        ),
         500,
     )
 
@@ -94,7 +113,7 @@ def lambda_handler(app: FastAPI) -> Callable[[dict[str, Any], Any], dict[str, An
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return dict(asgi(event, context))
 
-    return handler
+    return cast(Callable[[dict[str, Any], Any], dict[str, Any]], handler)
 
 
 @dataclass(frozen=True)

@@ -66,9 +66,7 @@ def generate_keyring_document(kid: str = "k1") -> dict[str, Any]:
 def get_keyring() -> Keyring:
     """The keyring, fetched from Secrets Manager and cached by Powertools for a few minutes."""
     settings = get_settings()
-    document = parameters.get_secret(
-        settings.keys_secret_id, transform="json", max_age=settings.keys_cache_seconds
-    )
+    document = parameters.get_secret(settings.keys_secret_id, transform="json", max_age=settings.keys_cache_seconds)
     if not isinstance(document, dict):
         raise ValueError("the keyring secret is not a JSON object")
     return Keyring.from_json(document)
@@ -76,3 +74,23 @@ def get_keyring() -> Keyring:
 
 def dumps(document: dict[str, Any]) -> str:
     return json.dumps(document, separators=(",", ":"))
+
+
+def _create_secret(name: str) -> None:
+    import boto3
+
+    boto3.client("secretsmanager").create_secret(
+        Name=name,
+        Description="Assisti keyring: JWT signing keys and the hash key",
+        SecretString=dumps(generate_keyring_document()),
+    )
+    print(f"created secret {name} (its value is not printed)")
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Assisti keyring tools")
+    parser.add_argument("command", choices=["create"])
+    parser.add_argument("--name", required=True, help="the secret's name, e.g. assisti/dev/keys")
+    _create_secret(parser.parse_args().name)

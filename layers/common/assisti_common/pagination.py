@@ -30,8 +30,10 @@ def decode_cursor(hash_key: bytes, scope: str, cursor: str | None) -> dict[str, 
     if cursor is None:
         return None
     body, _, signature = cursor.partition(".")
-    if len(cursor) > MAX_CURSOR_LENGTH or not body or not constant_time_equal(
-        signature, keyed_hash(hash_key, f"cursor:{scope}", body)[:32]
+    if (
+        len(cursor) > MAX_CURSOR_LENGTH
+        or not body
+        or not constant_time_equal(signature, keyed_hash(hash_key, f"cursor:{scope}", body)[:32])
     ):
         raise InvalidCursor()
     try:

@@ -42,8 +42,9 @@ def record_password_failure(keyring: Keyring, settings: Settings, email: str, no
     key = password_guard_key(address_id(keyring, email))
     for _ in range(3):  # concurrent failures: re-read and count again
         guard = store.get_password_guard(key)
-        guard.failures = guard.failures + 1
-        guard.locked_until = int(now) + lockout_seconds(settings, guard.failures)
+        failures = int(guard.failures) + 1
+        guard.failures = failures
+        guard.locked_until = int(now) + lockout_seconds(settings, failures)
         guard.ttl = datetime.fromtimestamp(int(now) + FAILURE_MEMORY_SECONDS, UTC)
         try:
             store.save_password_guard(guard)

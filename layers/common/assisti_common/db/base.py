@@ -23,9 +23,3 @@ def transaction_connection() -> Connection:
 
 def is_condition_failure(exc: PynamoDBException) -> bool:
     return exc.cause_response_code in {"ConditionalCheckFailedException", "TransactionCanceledException"}
-
-
-def cancelled_by_condition(exc: PynamoDBException, index: int) -> bool:
-    """Whether item `index` of a cancelled transaction failed its condition."""
-    reasons = getattr(exc, "cancellation_reasons", None) or []
-    return index < len(reasons) and reasons[index] is not None and reasons[index].code == "ConditionalCheckFailed"

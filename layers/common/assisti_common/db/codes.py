@@ -31,8 +31,7 @@ def save_code(item: AuthCodeModel) -> None:
 
 def count_wrong_attempt(item: AuthCodeModel) -> None:
     try:
-        item.update(actions=[AuthCodeModel.attempts.add(1)],
-                    condition=AuthCodeModel.code_hash == item.code_hash)
+        item.update(actions=[AuthCodeModel.attempts.add(1)], condition=AuthCodeModel.code_hash == item.code_hash)
     except UpdateError as exc:
         if not is_condition_failure(exc):
             raise  # lost a race: the other writer's change stands, the guess still failed

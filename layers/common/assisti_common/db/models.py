@@ -77,7 +77,8 @@ class AuthCodeModel(Model):
     expires_at = NumberAttribute()
     attempts = NumberAttribute(default=0)
     consumed = BooleanAttribute(default=False)
-    sent_at = ListAttribute(of=NumberAttribute, default=list)  # sends in the last hour: rate limit
+    # PynamoDB types `of` as the element type; the generic argument gives the value type.
+    sent_at = ListAttribute[int](of=NumberAttribute, default=list)  # type: ignore[arg-type]  # sends in the last hour: rate limit
     pending_password_hash = UnicodeAttribute(null=True)  # sign-up: the password the code confirms
     pending_name = UnicodeAttribute(null=True)
     ttl = TTLAttribute()
@@ -109,6 +110,6 @@ class SessionModel(Model):
     refresh_hash = UnicodeAttribute()
     refresh_expires_at = NumberAttribute()
     # Hashes of rotated refresh tokens: presenting one again means theft, so the session dies.
-    rotated_hashes = ListAttribute(of=UnicodeAttribute, default=list)
+    rotated_hashes = ListAttribute[str](of=UnicodeAttribute, default=list)  # type: ignore[arg-type]
     revoked = BooleanAttribute(default=False)
     ttl = TTLAttribute()

@@ -15,8 +15,12 @@ ROTATED_HASHES_KEPT = 50
 
 def create_session(user_id: str, session_id: str, refresh_hash: str, refresh_expires_at: int) -> SessionModel:
     session = SessionModel(
-        user_id, session_id, created_at=datetime.now(UTC), refresh_hash=refresh_hash,
-        refresh_expires_at=refresh_expires_at, ttl=datetime.fromtimestamp(refresh_expires_at, UTC),
+        user_id,
+        session_id,
+        created_at=datetime.now(UTC),
+        refresh_hash=refresh_hash,
+        refresh_expires_at=refresh_expires_at,
+        ttl=datetime.fromtimestamp(refresh_expires_at, UTC),
     )
     session.save(condition=SessionModel.session_id.does_not_exist())
     return session

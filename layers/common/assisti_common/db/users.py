@@ -10,7 +10,7 @@ from typing import Any
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from assisti_common.db.base import cancelled_by_condition, transaction_connection
+from assisti_common.db.base import transaction_connection
 from assisti_common.db.models import USER_LISTING, UserHandleModel, UserModel
 from assisti_common.errors import UsernameTaken
 from assisti_common.ids import new_id
@@ -40,24 +40,41 @@ def create_unverified_user(email: str, name: str) -> UserModel:
     for _ in range(_CREATE_TRIES):
         now = datetime.now(UTC)
         user = UserModel(
-            id=new_id(), email=email, username=random_username(), name=name,
-            date_joined=now, profile_created_at=now,
+            id=new_id(),
+            email=email,
+            username=random_username(),
+            name=name,
+            date_joined=now,
+            profile_created_at=now,
         )
         try:
             with TransactWrite(connection=transaction_connection()) as tx:
-                tx.save(UserHandleModel(email_handle(email), user_id=user.id),
-                        condition=UserHandleModel.handle.does_not_exist())
-                tx.save(UserHandleModel(username_handle(user.username), user_id=user.id),
-                        condition=UserHandleModel.handle.does_not_exist())
+                tx.save(
+                    UserHandleModel(email_handle(email), user_id=user.id),
+                    condition=UserHandleModel.handle.does_not_exist(),
+                )
+                tx.save(
+                    UserHandleModel(username_handle(user.username), user_id=user.id),
+                    condition=UserHandleModel.handle.does_not_exist(),
+                )
                 tx.save(user, condition=UserModel.id.does_not_exist())
         except TransactWriteError as exc:
-            if cancelled_by_condition(exc, 0):
+            # A cancelled transaction does not say which condition failed in a stable order
+            # (PynamoDB regroups the items), so look at what now holds the handles.
+            if _handle_owner(email_handle(email)) is not None:
                 raise EmailTaken() from exc
-            if cancelled_by_condition(exc, 1):
+            if _handle_owner(username_handle(user.username)) is not None:
                 continue  # the random username collided: draw another
             raise
         return user
     raise RuntimeError("could not draw a free username")
+
+
+def _handle_owner(handle: str) -> str | None:
+    try:
+        return UserHandleModel.get(handle, consistent_read=True).user_id
+    except DoesNotExist:
+        return None
 
 
 def get_user(user_id: str) -> UserModel | None:
@@ -92,10 +109,12 @@ def set_password(user: UserModel, password_hash: str) -> None:
 
 def set_flags(user: UserModel, **flags: bool) -> None:
     """Sets is_active, is_staff or two_factor_enabled."""
-    columns = {"is_active": UserModel.is_active, "is_staff": UserModel.is_staff,
-               "two_factor_enabled": UserModel.two_factor_enabled}
-    user.update(actions=[columns[name].set(value) for name, value in flags.items()],
-                condition=UserModel.id.exists())
+    columns = {
+        "is_active": UserModel.is_active,
+        "is_staff": UserModel.is_staff,
+        "two_factor_enabled": UserModel.two_factor_enabled,
+    }
+    user.update(actions=[columns[name].set(value) for name, value in flags.items()], condition=UserModel.id.exists())
 
 
 def update_profile(user: UserModel, *, name: str | None, bio: str | None, username: str | None) -> None:
@@ -115,28 +134,32 @@ def update_profile(user: UserModel, *, name: str | None, bio: str | None, userna
     old_handle = UserHandleModel(username_handle(user.username), user_id=user.id)
     try:
         with TransactWrite(connection=transaction_connection()) as tx:
-            tx.save(UserHandleModel(username_handle(username), user_id=user.id),
-                    condition=UserHandleModel.handle.does_not_exist())
+            tx.save(
+                UserHandleModel(username_handle(username), user_id=user.id),
+                condition=UserHandleModel.handle.does_not_exist(),
+            )
             tx.delete(old_handle, condition=UserHandleModel.user_id == user.id)
             tx.update(user, actions=actions, condition=UserModel.username == user.username)
     except TransactWriteError as exc:
-        if cancelled_by_condition(exc, 0):
+        if _handle_owner(username_handle(username)) not in (None, user.id):
             raise UsernameTaken() from exc
         raise
     user.refresh(consistent_read=True)
 
 
 def list_users(limit: int, start_key: dict[str, Any] | None) -> tuple[list[UserModel], dict[str, Any] | None]:
-    page = UserModel.by_join.query(USER_LISTING, scan_index_forward=False, limit=limit,
-                                   last_evaluated_key=start_key)
+    page = UserModel.by_join.query(USER_LISTING, scan_index_forward=False, limit=limit, last_evaluated_key=start_key)
     users = list(page)
     return users, page.last_evaluated_key
 
 
 def delete_user(user: UserModel) -> None:
     with TransactWrite(connection=transaction_connection()) as tx:
-        tx.delete(UserHandleModel(email_handle(user.email), user_id=user.id),
-                  condition=UserHandleModel.user_id == user.id)
-        tx.delete(UserHandleModel(username_handle(user.username), user_id=user.id),
-                  condition=UserHandleModel.user_id == user.id)
+        tx.delete(
+            UserHandleModel(email_handle(user.email), user_id=user.id), condition=UserHandleModel.user_id == user.id
+        )
+        tx.delete(
+            UserHandleModel(username_handle(user.username), user_id=user.id),
+            condition=UserHandleModel.user_id == user.id,
+        )
         tx.delete(user)

@@ -1,0 +1,55 @@
+# Two commands do all the set-up on a fresh machine:  `make dev`  and  `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PORT ?= 3000
+STAGE ?= dev
+
+.PHONY: dev test lint typecheck template-check ci bench staff keys install clean
+
+$(STAMP): requirements/dev.txt layers/common/requirements.txt pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements/dev.txt -e .
+	@touch $(STAMP)
+
+install: $(STAMP)  ## the virtual environment, created if missing, with every pinned dependency
+
+dev: $(STAMP)  ## the whole system locally on http://127.0.0.1:$(PORT) (Ctrl-C stops it)
+	PORT=$(PORT) $(BIN)/python -m local.stack
+
+test: $(STAMP)  ## the whole test suite: unit, integration (moto) and e2e (the local stack over HTTP)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+# Each function's CodeUri is its own import root (as in its Lambda zip), so each is checked alone.
+typecheck: $(STAMP)
+	$(BIN)/mypy layers/common/assisti_common local bench
+	@for fn in functions/*/; do \
+		if ls $$fn*.py >/dev/null 2>&1; then \
+			echo "mypy $$fn"; MYPYPATH=$$fn $(BIN)/mypy $$fn*.py || exit 1; \
+		fi; \
+	done
+
+template-check: $(STAMP)
+	$(BIN)/cfn-lint template.yaml
+	$(BIN)/python -m pytest -q tests/unit/test_template.py
+
+ci: test lint typecheck template-check
+
+bench: $(STAMP)  ## cold start and warm latency of auth, as ratios against a FastAPI+Mangum hello-world
+	$(BIN)/python -m bench.auth_bench
+
+staff: $(STAMP)  ## make EMAIL a staff user: `make staff EMAIL=a@b.c` (local) or add STACK=assisti-dev
+	@test -n "$(EMAIL)" || { echo "usage: make staff EMAIL=you@example.com [STACK=assisti-dev]"; exit 2; }
+	$(BIN)/python functions/auth/manage.py make-staff "$(EMAIL)" $(if $(STACK),--stack $(STACK),)
+
+keys: $(STAMP)  ## create the keyring secret for a stage in AWS: `make keys STAGE=dev`
+	$(BIN)/python -m assisti_common.keys create --name assisti/$(STAGE)/keys
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .aws-sam

@@ -1,0 +1,54 @@
+"""Test configuration shared by every layer of tests.
+
+The environment is set here, at import, before any test imports assisti_common: as in Lambda,
+configuration is read once at cold start. It is the functions' environment from template.yaml,
+pointed at a moto server on a free loopback port.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import Iterator
+
+import pytest
+
+from local.stack import function_environment
+from local.template import LocalTemplate, load_template
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+MOTO_PORT = free_port()
+AWS_ENDPOINT = f"http://127.0.0.1:{MOTO_PORT}"
+TEMPLATE = LocalTemplate(load_template(), stage="test")
+ENUMERATION_FLOOR_MS = 60
+
+_union_env: dict[str, str] = {}
+for _function in TEMPLATE.functions():
+    _union_env.update(_function.environment)
+os.environ.update(function_environment(_union_env, AWS_ENDPOINT))
+os.environ.update(
+    {
+        "ASSISTI_STAGE": "test",
+        "ASSISTI_ENUMERATION_FLOOR_MS": str(ENUMERATION_FLOOR_MS),
+        "POWERTOOLS_SERVICE_NAME": "tests",
+    }
+)
+
+logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request lines
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[str]:
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=MOTO_PORT, verbose=False)
+    server.start()
+    yield AWS_ENDPOINT
+    server.stop()

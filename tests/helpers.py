@@ -1,0 +1,51 @@
+"""Small steps the tests share: reading codes from mail, registering and signing in users."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+CODE = re.compile(r"\b(\d{6})\b")
+PASSWORD = "correct horse battery staple"
+
+MessagesFor = Callable[[str], list[dict[str, Any]]]
+
+
+def latest_code(messages_for: MessagesFor, email: str) -> str:
+    for message in messages_for(email):  # newest first
+        found = CODE.search(message["text"])
+        if found:
+            return found.group(1)
+    raise AssertionError(f"no code was mailed to {email}")
+
+
+def register(api: Any, messages_for: MessagesFor, email: str, password: str = PASSWORD, name: str = "") -> None:
+    response = api.post("/auth/sign-up", json={"email": email, "password": password, "name": name})
+    assert response.status_code == 201, response.text
+    code = latest_code(messages_for, email)
+    response = api.post("/auth/confirm-sign-up", json={"email": email, "code": code})
+    assert response.status_code == 200, response.text
+
+
+def sign_in(api: Any, email: str, password: str = PASSWORD) -> dict[str, Any]:
+    response = api.post("/auth/sign-in", json={"email": email, "password": password})
+    assert response.status_code == 200, response.text
+    tokens: dict[str, Any] = response.json()
+    assert "access_token" in tokens, tokens
+    return tokens
+
+
+def bearer(tokens: dict[str, Any]) -> dict[str, str]:
+    return {"Authorization": f"Bearer {tokens['access_token']}"}
+
+
+def assert_error(response: Any, status: int, code: str | None = None) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    body: dict[str, Any] = response.json()
+    assert set(body) == {"error"}, body
+    assert set(body["error"]) == {"code", "message", "details"}, body
+    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
+    if code is not None:
+        assert body["error"]["code"] == code, body
+    return body

@@ -1,0 +1,80 @@
+"""Bad input gets a clear 4xx in the one error shape; secrets never reach the logs."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from assisti_common.observability import logger
+from tests.helpers import PASSWORD, assert_error, bearer, latest_code, register, sign_in
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/auth/sign-up", {"email": "a@example.com"}),
+        ("/auth/sign-up", {"email": "a@example.com", "password": "password123"}),
+        ("/auth/sign-up", {"email": "a@example.com", "password": " padded password "}),
+        ("/auth/sign-up", {"email": "a@example.com", "password": "x" * 257}),
+        ("/auth/sign-up", {"email": "a" * 300 + "@example.com", "password": PASSWORD}),
+        ("/auth/sign-up", {"email": "a@example.com", "password": PASSWORD, "is_staff": True}),
+        ("/auth/confirm-sign-up", {"email": "a@example.com", "code": "12345"}),
+        ("/auth/confirm-sign-up", {"email": "a@example.com", "code": "abcdef"}),
+        ("/auth/sign-in", {"email": "a@example.com", "password": ""}),
+        ("/auth/sign-in", {"email": ["a@example.com"], "password": "x"}),
+        ("/auth/refresh", {}),
+        ("/auth/respond-to-challenge", {"session": "", "code": "123456"}),
+    ],
+)
+def test_invalid_bodies_get_a_validation_error(api, path, body):
+    response = api.post(path, json=body)
+    error = assert_error(response, 422, "validation_error")
+    assert PASSWORD not in response.text and "password123" not in response.text
+    assert all({"field", "message", "type"} == set(item) for item in error["error"]["details"])
+
+
+def test_malformed_json_is_a_400(api):
+    response = api.post("/auth/sign-in", content=b"{not json", headers={"content-type": "application/json"})
+    assert_error(response, 400, "malformed_json")
+
+
+def test_unknown_routes_and_methods(api):
+    assert_error(api.get("/auth/nothing-here"), 404)
+    assert_error(api.get("/auth/sign-in"), 404)  # API Gateway has no GET route for it
+
+
+def test_no_code_password_or_token_is_ever_logged(api, messages_for):
+    log = io.StringIO()
+    previous = logger.registered_handler.setStream(log)  # type: ignore[attr-defined]
+    try:
+        secrets = _exercise_every_secret(api, messages_for)
+    finally:
+        logger.registered_handler.setStream(previous)  # type: ignore[attr-defined]
+    output = log.getvalue()
+    assert "account confirmed" in output and "session started" in output  # the logs did run
+    for secret in secrets:
+        assert secret not in output
+
+
+def _exercise_every_secret(api, messages_for) -> list[str]:
+    register(api, messages_for, "ann@example.com")
+    tokens = sign_in(api, "ann@example.com")
+    api.post("/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+    api.post("/auth/sign-in", json={"email": "ann@example.com", "password": "a wrong password"})
+    api.post("/auth/forgot-password", json={"email": "ann@example.com"})
+    code = latest_code(messages_for, "ann@example.com")
+    api.post(
+        "/auth/confirm-forgot-password",
+        json={"email": "ann@example.com", "code": code, "new_password": "new password 42"},
+    )
+    api.get("/me", headers=bearer(tokens))
+    return [
+        PASSWORD,
+        "a wrong password",
+        "new password 42",
+        code,
+        tokens["access_token"],
+        tokens["refresh_token"],
+        tokens["refresh_token"].rsplit(".", 1)[1],
+    ]
