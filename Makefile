@@ -31,7 +31,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy layers/common/assisti_common local bench
 	@for fn in functions/*/; do \
 		if ls $$fn*.py >/dev/null 2>&1; then \
-			echo "mypy $$fn"; MYPYPATH=$$fn $(BIN)/mypy $$fn*.py || exit 1; \
+			echo "mypy $$fn"; MYPYPATH=$$fn:layers/common $(BIN)/mypy $$fn*.py || exit 1; \
 		fi; \
 	done
 

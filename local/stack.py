@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 import uvicorn
 from moto.server import ThreadedMotoServer
 
+from local.fake_llm import MODEL as FAKE_MODEL
+from local.fake_llm import FakeLLM
 from local.functions import FunctionWorker
 from local.gateway import BoundRoute, Gateway
 from local.mailbox import Mail, Mailbox
@@ -73,6 +75,8 @@ class LocalStack:
         self.endpoint_url = f"http://{self.host}:{self.aws_port}"
         self.moto = ThreadedMotoServer(ip_address=self.host, port=self.aws_port, verbose=False)
         self.mailbox = Mailbox(on_new=None if self.quiet else print_mail)
+        self.llm_environment: dict[str, str] = {}
+        self.fake_llm: FakeLLM | None = None
 
     def start_aws(self) -> dict[str, list[str]]:
         self.moto.start()
@@ -85,13 +89,9 @@ class LocalStack:
         for function in self.template.functions():
             if function.package_type != "Zip":
                 continue  # container-image workers are driven by their queues, not by routes
-            timeout = float(self.template.document.get("Globals", {}).get("Function", {}).get("Timeout", 15))
+            environment = {**function_environment(function.environment, self.endpoint_url), **self.llm_environment}
             worker = FunctionWorker(
-                function.logical_id,
-                function.code_uri,
-                function.handler,
-                function_environment(function.environment, self.endpoint_url),
-                timeout,
+                function.logical_id, function.code_uri, function.handler, environment, function.timeout
             )
             self.workers[function.logical_id] = worker
             routes += [BoundRoute(route, function.logical_id, worker.invoke) for route in function.routes]
@@ -101,7 +101,21 @@ class LocalStack:
             routes, self.mailbox, {name: worker.openapi for name, worker in self.workers.items()}, self.ready.is_set
         )
 
+    def start_llm(self) -> str:
+        """The developer's LLM if OPENAI_BASE_URL is set; otherwise the project's local stand-in."""
+        if os.environ.get("OPENAI_BASE_URL"):
+            self.llm_environment = {"OPENAI_API_KEY": os.environ.get("OPENAI_API_KEY", "local-no-key")}
+            return f"LLM: {os.environ['OPENAI_BASE_URL']}"
+        self.fake_llm = FakeLLM().start()
+        self.llm_environment = {
+            "OPENAI_BASE_URL": self.fake_llm.base_url,
+            "OPENAI_API_KEY": "local-no-key",
+            "ASSISTI_CHAT_MODEL": FAKE_MODEL,
+        }
+        return f"LLM: none configured, the local deterministic stand-in at {self.fake_llm.base_url}"
+
     def run(self) -> None:
+        llm_line = self.start_llm()
         created = self.start_aws()
         gateway = self.start_functions()
         threading.Thread(target=self.mailbox.watch, args=(self.stopping,), daemon=True).start()
@@ -118,7 +132,7 @@ class LocalStack:
             summary = ", ".join(f"{len(names)} {kind}" for kind, names in created.items() if names)
             print(
                 f"Assisti local stack ready on {base} (API docs: {base}/docs, mailbox: {base}/_local/mailbox,"
-                f" local AWS: {self.endpoint_url}; {summary}; {len(self.workers)} functions)",
+                f" local AWS: {self.endpoint_url}; {summary}; {len(self.workers)} functions; {llm_line})",
                 flush=True,
             )
 
@@ -133,6 +147,8 @@ class LocalStack:
         for worker in self.workers.values():
             worker.stop()
         self.moto.stop()
+        if self.fake_llm is not None:
+            self.fake_llm.stop()
         if not self.quiet:
             print("Assisti local stack stopped.", flush=True)
 

@@ -74,6 +74,7 @@ class Function:
     environment: dict[str, str]
     routes: list[Route] = field(default_factory=list)
     package_type: str = "Zip"
+    timeout: float = 3.0  # Lambda's own default
 
 
 class LocalTemplate:
@@ -154,7 +155,8 @@ class LocalTemplate:
         return {name: spec for name, spec in self.resources.items() if spec["Type"] in types}
 
     def functions(self) -> list[Function]:
-        global_env = self.document.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
+        globals_ = self.document.get("Globals", {}).get("Function", {})
+        global_env = globals_.get("Environment", {}).get("Variables", {})
         result = []
         for logical_id, spec in self.of_type("AWS::Serverless::Function").items():
             properties = spec.get("Properties", {})
@@ -163,7 +165,10 @@ class LocalTemplate:
             package_type = properties.get("PackageType", "Zip")
             code_uri = properties.get("CodeUri") or spec.get("Metadata", {}).get("DockerContext", ".")
             handler = properties.get("Handler") or " ".join(properties.get("ImageConfig", {}).get("Command", []))
-            function = Function(logical_id, ROOT / code_uri, handler, environment, package_type=package_type)
+            timeout = float(properties.get("Timeout", globals_.get("Timeout", 3)))
+            function = Function(
+                logical_id, ROOT / code_uri, handler, environment, package_type=package_type, timeout=timeout
+            )
             for event in properties.get("Events", {}).values():
                 if event.get("Type") == "HttpApi":
                     event_properties = event.get("Properties", {})

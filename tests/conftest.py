@@ -14,6 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from local.fake_llm import FakeLLM
 from local.stack import function_environment
 from local.template import LocalTemplate, load_template
 
@@ -28,6 +29,9 @@ MOTO_PORT = free_port()
 AWS_ENDPOINT = f"http://127.0.0.1:{MOTO_PORT}"
 TEMPLATE = LocalTemplate(load_template(), stage="test")
 ENUMERATION_FLOOR_MS = 60
+LLM_TIMEOUT_SECONDS = 1.0
+# The OpenAI-compatible stand-in on loopback, scripted by the tests to fail on purpose.
+FAKE_LLM = FakeLLM(slow_seconds=LLM_TIMEOUT_SECONDS + 1.5).start()
 
 _union_env: dict[str, str] = {}
 for _function in TEMPLATE.functions():
@@ -38,6 +42,11 @@ os.environ.update(
         "ASSISTI_STAGE": "test",
         "ASSISTI_ENUMERATION_FLOOR_MS": str(ENUMERATION_FLOOR_MS),
         "POWERTOOLS_SERVICE_NAME": "tests",
+        "OPENAI_BASE_URL": FAKE_LLM.base_url,
+        "OPENAI_API_KEY": "test-key",
+        "ASSISTI_CHAT_MODEL": "test-model",
+        "ASSISTI_LLM_TIMEOUT_SECONDS": str(LLM_TIMEOUT_SECONDS),
+        "ASSISTI_LLM_MAX_RETRIES": "2",
     }
 )
 

@@ -49,9 +49,22 @@ def _send(to: str, email: emails.Email) -> None:
 
 
 def _issue(
-    keyring: Keyring, purpose: Purpose, email: str, user_id: str | None, **pending: str | None
+    keyring: Keyring,
+    purpose: Purpose,
+    email: str,
+    user_id: str | None,
+    pending_password_hash: str | None = None,
+    pending_name: str | None = None,
 ) -> codes.IssuedCode:
-    return codes.issue_code(keyring, get_settings(), purpose, email, user_id=user_id, **pending)
+    return codes.issue_code(
+        keyring,
+        get_settings(),
+        purpose,
+        email,
+        user_id=user_id,
+        pending_password_hash=pending_password_hash,
+        pending_name=pending_name,
+    )
 
 
 # --- sign-up ---------------------------------------------------------------------------------
@@ -61,6 +74,7 @@ def sign_up(email: str, password: str, name: str) -> None:
     """Same answer whether or not the email is registered; the owner of a taken one gets a notice."""
     keyring = get_keyring()
     password_hash = hash_password(password)  # always, so the timing does not tell
+    user: UserModel | None
     try:
         user = users.create_unverified_user(email, name)
     except users.EmailTaken:

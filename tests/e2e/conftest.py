@@ -18,11 +18,10 @@ from tests.helpers import MessagesFor
 
 
 def clean_environment() -> dict[str, str]:
-    """The shell of a new user: none of the test process's AWS or function settings."""
+    """The shell of a new user: none of the test process's AWS, LLM or function settings."""
+    wiring = ("AWS_", "ASSISTI_", "OPENAI_", "POWERTOOLS_")
     return {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("AWS_", "ASSISTI_", "POWERTOOLS_", "USERS_", "USER_", "AUTH_", "SESSIONS_"))
+        key: value for key, value in os.environ.items() if not key.startswith(wiring) and not key.endswith("_TABLE")
     }
 
 

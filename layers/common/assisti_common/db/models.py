@@ -113,3 +113,56 @@ class SessionModel(Model):
     rotated_hashes = ListAttribute[str](of=UnicodeAttribute, default=list)  # type: ignore[arg-type]
     revoked = BooleanAttribute(default=False)
     ttl = TTLAttribute()
+
+
+class CategoryModel(Model):
+    """A chatroom, keyed by its owner: one user's categories are one partition."""
+
+    class Meta(TableMeta):
+        table_name = _settings.categories_table
+
+    owner_id = UnicodeAttribute(hash_key=True)
+    category_id = UnicodeAttribute(range_key=True)  # UUIDv7: newest first by reverse order
+    name = UnicodeAttribute()
+    assistant = UnicodeAttribute()
+    language = UnicodeAttribute(null=True)
+    instructions = UnicodeAttribute(default="")
+    created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()
+
+
+class MessageModel(Model):
+    """One message and its answer: its own item (items stop at 400 KB), in its owner's category."""
+
+    class Meta(TableMeta):
+        table_name = _settings.messages_table
+
+    conversation = UnicodeAttribute(hash_key=True)  # "{owner_id}#{category_id}"
+    message_id = UnicodeAttribute(range_key=True)  # UUIDv7: chronological
+    owner_id = UnicodeAttribute()
+    category_id = UnicodeAttribute()
+    message = UnicodeAttribute()
+    answer = UnicodeAttribute(null=True)
+    status = UnicodeAttribute()  # pending | answered | failed
+    kind = UnicodeAttribute(default="llm")  # llm | command (fast path)
+    error_code = UnicodeAttribute(null=True)
+    error_message = UnicodeAttribute(null=True)
+    model = UnicodeAttribute(null=True)
+    prompt_tokens = NumberAttribute(default=0)
+    completion_tokens = NumberAttribute(default=0)
+    latency_ms = NumberAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+    answered_at = UTCDateTimeAttribute(null=True)
+
+
+class UsageModel(Model):
+    """A user's chat usage for one UTC day: the quotas read and add to it atomically."""
+
+    class Meta(TableMeta):
+        table_name = _settings.usage_table
+
+    owner_id = UnicodeAttribute(hash_key=True)
+    day = UnicodeAttribute(range_key=True)  # YYYY-MM-DD, UTC
+    messages = NumberAttribute(default=0)
+    tokens = NumberAttribute(default=0)
+    ttl = TTLAttribute(null=True)

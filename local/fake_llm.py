@@ -1,0 +1,174 @@
+"""A small OpenAI-compatible server for when no LLM is configured, and for the tests.
+
+It speaks the real Chat Completions protocol (`POST /v1/chat/completions`, `GET /v1/models`), so
+the real `openai` SDK is exercised end to end. Its answers are deterministic and say plainly that
+no model is configured; for the summarizer it gives a real extractive summary. Tests script
+failures: `server.script("slow", "429", "500", "malformed", "empty")` queues what the next
+requests get.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import threading
+import time
+from collections import Counter, deque
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+MODEL = "assisti-local-no-model"
+WORD = re.compile(r"[A-Za-z']+")
+SENTENCE = re.compile(r"(?<=[.!?])\s+")
+_STOP_WORDS = "a an and are as at be by for from has have in is it its of on or that the this to was were will with"
+STOP_WORDS = frozenset(_STOP_WORDS.split())
+
+
+def extractive_summary(text: str, sentences_wanted: int = 3) -> str:
+    """The highest-scoring sentences (by the text's own word frequencies), in their original order."""
+    sentences = [s.strip() for s in SENTENCE.split(text.strip()) if s.strip()]
+    if len(sentences) <= sentences_wanted:
+        return " ".join(sentences)
+    frequencies = Counter(w.lower() for w in WORD.findall(text) if w.lower() not in STOP_WORDS)
+
+    def score(sentence: str) -> float:
+        words = [w.lower() for w in WORD.findall(sentence) if w.lower() not in STOP_WORDS]
+        return sum(frequencies[w] for w in words) / math.sqrt(len(words) or 1)
+
+    best = sorted(range(len(sentences)), key=lambda i: (-score(sentences[i]), i))[:sentences_wanted]
+    return " ".join(sentences[i] for i in sorted(best))
+
+
+def answer_for(messages: list[dict[str, Any]]) -> str:
+    system = next((str(m.get("content", "")) for m in messages if m.get("role") == "system"), "")
+    user = next((str(m.get("content", "")) for m in reversed(messages) if m.get("role") == "user"), "")
+    history = sum(1 for m in messages if m.get("role") == "assistant")
+    if "summarizer" in system:
+        return f"Summary (extractive, made locally without a language model): {extractive_summary(user)}"
+    return (
+        f"No language model is configured, so this local stack answers deterministically. "
+        f'You said: "{user[:200]}" ({len(user)} characters; {history} earlier exchanges in the prompt). '
+        "Set OPENAI_BASE_URL, OPENAI_API_KEY and ASSISTI_CHAT_MODEL to use a real model."
+    )
+
+
+def token_count(text: str) -> int:
+    return math.ceil(len(text) / 4)
+
+
+class FakeLLM:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, slow_seconds: float = 5.0) -> None:
+        self.slow_seconds = slow_seconds
+        self._script: deque[str] = deque()
+        self._lock = threading.Lock()
+        self.requests: list[dict[str, Any]] = []
+        self.server = ThreadingHTTPServer((host, port), self._handler_class())
+        self.server.daemon_threads = True
+        self._thread = threading.Thread(target=self.server.serve_forever, name="fake-llm", daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host!s}:{port}/v1"
+
+    def start(self) -> FakeLLM:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def script(self, *behaviours: str) -> None:
+        """Queues what the next requests get: ok, slow, 429, 500, malformed, empty."""
+        with self._lock:
+            self._script.extend(behaviours)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._script.clear()
+            self.requests.clear()
+
+    def _next(self, body: dict[str, Any]) -> str:
+        with self._lock:
+            self.requests.append(body)
+            return self._script.popleft() if self._script else "ok"
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def _send(self, status: int, payload: Any, raw: bytes | None = None) -> None:
+                data = raw if raw is not None else json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(data)))
+                if status == 429:
+                    self.send_header("retry-after", "0")
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self) -> None:
+                if self.path.rstrip("/").endswith("/models"):
+                    self._send(200, {"object": "list", "data": [{"id": MODEL, "object": "model", "owned_by": "local"}]})
+                else:
+                    self._send(404, {"error": {"message": "not found", "type": "invalid_request_error"}})
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                try:
+                    body = json.loads(self.rfile.read(length) or b"{}")
+                except ValueError:
+                    self._send(400, {"error": {"message": "invalid JSON", "type": "invalid_request_error"}})
+                    return
+                if not self.path.rstrip("/").endswith("/chat/completions"):
+                    self._send(404, {"error": {"message": "not found", "type": "invalid_request_error"}})
+                    return
+                behaviour = fake._next(body)
+                if behaviour == "slow":
+                    time.sleep(fake.slow_seconds)
+                elif behaviour == "429":
+                    self._send(429, {"error": {"message": "rate limited", "type": "rate_limit_error"}})
+                    return
+                elif behaviour == "500":
+                    self._send(500, {"error": {"message": "boom", "type": "server_error"}})
+                    return
+                elif behaviour == "malformed":
+                    self._send(200, None, raw=b'{"id": "x", "choices": [{"message": ')
+                    return
+                messages = body.get("messages") or []
+                text = "" if behaviour == "empty" else answer_for(messages)
+                prompt_tokens = sum(token_count(str(m.get("content", ""))) for m in messages)
+                self._send(
+                    200,
+                    {
+                        "id": f"chatcmpl-local-{len(fake.requests)}",
+                        "object": "chat.completion",
+                        "created": int(time.time()),
+                        "model": str(body.get("model") or MODEL),
+                        "choices": [
+                            {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}
+                        ],
+                        "usage": {
+                            "prompt_tokens": prompt_tokens,
+                            "completion_tokens": token_count(text),
+                            "total_tokens": prompt_tokens + token_count(text),
+                        },
+                    },
+                )
+
+        return Handler
+
+
+if __name__ == "__main__":
+    import os
+
+    server = FakeLLM(port=int(os.environ.get("FAKE_LLM_PORT", "8089"))).start()
+    print(f"fake OpenAI-compatible server on {server.base_url}", flush=True)
+    threading.Event().wait()
