@@ -41,8 +41,9 @@ template-check: $(STAMP)
 
 ci: test lint typecheck template-check
 
-bench: $(STAMP)  ## cold start and warm latency of auth, as ratios against a FastAPI+Mangum hello-world
+bench: $(STAMP)  ## every benchmark; each reports ratios against a baseline measured in the same run
 	$(BIN)/python -m bench.auth_bench
+	$(BIN)/python -m bench.chat_bench
 
 staff: $(STAMP)  ## make EMAIL a staff user: `make staff EMAIL=a@b.c` (local) or add STACK=assisti-dev
 	@test -n "$(EMAIL)" || { echo "usage: make staff EMAIL=you@example.com [STACK=assisti-dev]"; exit 2; }

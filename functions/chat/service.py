@@ -156,7 +156,6 @@ def _answer(category: CategoryModel, message: MessageModel, day: str) -> Message
         chat.record_failure(message, failure.code, failure.message, settings.chat_model, failure.latency_ms)
         logger.warning("LLM answer failed", extra={"error_code": failure.code, "message_id": message.message_id})
         metrics.add_metric(name="llm_failures", unit="Count", value=1)
-        message.refresh(consistent_read=True)
         return message
     chat.record_answer(
         message, result.text, result.model, result.prompt_tokens, result.completion_tokens, result.latency_ms
@@ -164,7 +163,6 @@ def _answer(category: CategoryModel, message: MessageModel, day: str) -> Message
     usage.add_tokens(category.owner_id, day, result.prompt_tokens + result.completion_tokens)
     metrics.add_metric(name="llm_tokens", unit="Count", value=result.prompt_tokens + result.completion_tokens)
     metrics.add_metric(name="llm_latency", unit="Milliseconds", value=result.latency_ms)
-    message.refresh(consistent_read=True)
     return message
 
 
