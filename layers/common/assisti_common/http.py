@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, cast
 
 from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -106,12 +107,17 @@ def create_app(title: str, description: str, routers: Sequence[APIRouter]) -> Fa
 def lambda_handler(app: FastAPI) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
     """The Lambda entry point: an API Gateway HTTP API (v2) event in, its response out."""
     asgi = Mangum(app, lifespan="off", api_gateway_base_path="/")
+    metrics_disabled = is_metrics_disabled()
 
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
     @tracer.capture_lambda_handler(capture_response=False)
     @metrics.log_metrics
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        return dict(asgi(event, context))
+        try:
+            return dict(asgi(event, context))
+        finally:
+            if metrics_disabled:  # Powertools keeps unflushed metrics forever; a local process must not
+                metrics.clear_metrics()
 
     return cast(Callable[[dict[str, Any], Any], dict[str, Any]], handler)
 
