@@ -276,3 +276,21 @@ def test_deleting_messages_categories_and_the_account(api, ann, llm):
     _send(api, ann, keep["id"], "kept until the account goes")
     assert api.delete("/me", headers=ann).status_code == 204
     assert list(MessageModel.scan()) == [] and list(UsageModel.scan()) == []
+
+
+def test_in_aws_the_llm_key_comes_from_secrets_manager(aws):
+    import boto3
+
+    from assisti_common.settings import Settings
+    from local.functions import load_module
+    from local.template import ROOT
+
+    llm = load_module(ROOT / "functions" / "chat", "llm", "secret_test_chat")
+    secrets = boto3.client("secretsmanager", endpoint_url=aws)
+    secrets.create_secret(Name="assisti/test/openai", SecretString="sk-plain")
+    secrets.create_secret(Name="assisti/test/openai-json", SecretString='{"api_key": "sk-json"}')
+    assert llm._api_key(Settings(OPENAI_API_KEY=None, OPENAI_API_KEY_SECRET_ID="assisti/test/openai")) == "sk-plain"
+    assert llm._api_key(Settings(OPENAI_API_KEY=None, OPENAI_API_KEY_SECRET_ID="assisti/test/openai-json")) == "sk-json"
+    with pytest.raises(llm.LLMFailure) as missing:
+        llm._api_key(Settings(OPENAI_API_KEY=None, OPENAI_API_KEY_SECRET_ID="assisti/test/absent"))
+    assert missing.value.code == "llm_misconfigured"
