@@ -1,0 +1,197 @@
+"""The OCR engine (easyocr's models on onnxruntime, no torch) reads what easyocr itself reads.
+
+easyocr on torch is the reference: same texts, same boxes (within a pixel), confidences within 0.02.
+The models are exported by `make` before the tests; if they are missing here they are exported once.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from local.functions import load_module
+from local.template import ROOT
+from tests.images import text_image
+
+OCR_DIR = ROOT / "functions" / "ocr"
+
+# Noise from easyocr's torch code: its DataLoader asks for pinned memory, its Reader quantisation call.
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:'pin_memory' argument is set as true"),
+    pytest.mark.filterwarnings("ignore:torch.ao.quantization is deprecated"),
+]
+
+
+def model_dir() -> Path:
+    """Where engine.MODEL_DIR points in this process."""
+    return Path(os.environ.get("ASSISTI_OCR_MODEL_DIR", OCR_DIR / "models"))
+
+
+@pytest.fixture(scope="module")
+def models() -> Path:
+    """The exported models (a no-op when they are already up to date)."""
+    exporter = load_module(OCR_DIR, "export_models", "unit_ocr_export")
+    assert exporter.export(model_dir()), "ONNX export failed its check against torch"
+    return model_dir()
+
+
+@pytest.fixture(scope="module")
+def engine(models: Path) -> Any:
+    return load_module(OCR_DIR, "engine", "unit_ocr_engine")
+
+
+@pytest.fixture(scope="module")
+def reader(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """easyocr's own English reader on CPU, unquantised, from the same packaged weights."""
+    load_module(OCR_DIR, "torchvision_shim", "unit_ocr_shim").install()
+    import easyocr
+    import easyocr_en_models
+
+    yield easyocr.Reader(
+        ["en"],
+        gpu=False,
+        quantize=False,
+        download_enabled=False,
+        model_storage_directory=easyocr_en_models.model_dir(),
+        user_network_directory=str(tmp_path_factory.mktemp("easyocr-user-network")),
+        verbose=False,
+    )
+
+
+def rgb(image: Image.Image) -> np.ndarray:
+    return np.asarray(image.convert("RGB"), dtype=np.uint8)
+
+
+def reference(reader: Any, image: np.ndarray, **options: Any) -> list[tuple[str, float, list[list[int]]]]:
+    """easyocr's readtext as the engine reports it: text stripped, empty readings dropped, int boxes."""
+    return [
+        (text.strip(), float(confidence), [[int(x), int(y)] for x, y in box])
+        for box, text, confidence in reader.readtext(image, **options)
+        if text.strip()
+    ]
+
+
+def assert_same_reading(actual: list[tuple[str, float, list[list[int]]]], expected: list[Any]) -> None:
+    assert [text for text, _, _ in actual] == [text for text, _, _ in expected]
+    for (text, confidence, box), (_, expected_confidence, expected_box) in zip(actual, expected, strict=True):
+        assert np.abs(np.array(box) - np.array(expected_box)).max() <= 1, (text, box, expected_box)
+        assert abs(confidence - expected_confidence) < 0.02, (text, confidence, expected_confidence)
+
+
+IMAGES = {
+    "words": lambda: text_image(["Hello Assisti"]),
+    "digits": lambda: text_image(["0123456789 42 7"]),
+    "punctuation": lambda: text_image(["Room 42, floor 3 (east wing)!"]),
+    "two_lines": lambda: text_image(["Invoice 2024-07-15", "Total: $1,234.56"]),
+    "small_font": lambda: text_image(["small print here"], size=18),
+    "light_grey_background": lambda: text_image(["grey background"], background="#d8d8d8"),
+    "colour": lambda: text_image(["Red on blue"], ink="#ff3030", background="#2040c0"),
+    "tilted_two_lines": lambda: text_image(["Tilted 2 lines", "second line"]).rotate(
+        -12, expand=True, fillcolor="white"
+    ),
+    "no_text": lambda: text_image([""]),
+}
+
+
+@pytest.mark.parametrize("name", IMAGES)
+def test_engine_reads_the_same_texts_boxes_and_confidences_as_easyocr(name: str, engine: Any, reader: Any) -> None:
+    image = rgb(IMAGES[name]())
+
+    lines = engine.read_text(image)
+
+    expected = reference(reader, image)
+    assert_same_reading([(line.text, line.confidence, line.box) for line in lines], expected)
+    for line in lines:
+        assert type(line.confidence) is float and 0.0 <= line.confidence <= 1.0
+        assert len(line.box) == 4 and all(type(c) is int for point in line.box for c in point)
+
+
+def test_image_without_text_gives_no_lines(engine: Any, reader: Any) -> None:
+    image = rgb(IMAGES["no_text"]())
+
+    assert engine.read_text(image) == []
+    assert reference(reader, image) == []
+
+
+@pytest.mark.parametrize("lines", [["Hello Assisti"], ["Room 42, floor 3 (east wing)!"]])
+def test_clean_text_reads_back_exactly(lines: list[str], engine: Any) -> None:
+    result = engine.read_text(rgb(text_image(lines)))
+
+    assert [line.text for line in result] == lines
+    assert all(line.confidence > 0.5 for line in result)
+
+
+def test_boxes_are_clockwise_from_top_left_in_original_pixels(engine: Any) -> None:
+    image = rgb(text_image(["Hello Assisti"], size=40, padding=30))
+
+    (line,) = engine.read_text(image)
+
+    (x0, y0), (x1, y1), (x2, y2), (x3, y3) = line.box
+    assert x0 == x3 < x1 == x2 and y0 == y1 < y2 == y3  # top-left, top-right, bottom-right, bottom-left
+    height, width = image.shape[:2]
+    assert 15 <= x0 <= 30 and 15 <= y0 <= 40 and x1 <= width and y2 <= height  # around the text, padded 30
+
+
+def test_low_confidence_second_pass_matches_easyocr(engine: Any, reader: Any) -> None:
+    """With contrast_ths=1 every crop is re-read with its contrast stretched (easyocr's second pass)."""
+    image = rgb(text_image(["faint ink 123"], ink="#c8c8c8", background="#f0f0f0"))
+    port = engine.easyocr_port
+
+    results = port.readtext(
+        engine._DETECTOR, engine._RECOGNIZER, image, engine._CHARACTERS, engine._IGNORE_IDX, contrast_ths=1.0
+    )
+
+    actual = [(text.strip(), float(conf), [[int(x), int(y)] for x, y in box]) for box, text, conf in results]
+    assert actual
+    assert_same_reading(actual, reference(reader, image, contrast_ths=1.0))
+
+
+def test_engine_imports_without_torch(models: Path) -> None:
+    script = (
+        "import sys, engine\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] in {'torch', 'torchvision', 'easyocr'})\n"
+        "assert not loaded, loaded\n"
+        "import numpy as np\n"
+        "assert engine.read_text(np.full((64, 64, 3), 255, np.uint8)) == []\n"
+    )
+    env = {**os.environ, "ASSISTI_OCR_MODEL_DIR": str(models)}
+    done = subprocess.run([sys.executable, "-c", script], cwd=OCR_DIR, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+def test_engine_without_models_says_how_to_export_them(tmp_path: Path) -> None:
+    env = {**os.environ, "ASSISTI_OCR_MODEL_DIR": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-c", "import engine"], cwd=OCR_DIR, env=env, capture_output=True, text=True)
+    assert done.returncode != 0
+    assert "python functions/ocr/export_models.py" in done.stderr
+
+
+def test_exported_recogniser_accepts_different_widths(models: Path) -> None:
+    import json
+
+    import onnxruntime as ort
+
+    config = json.loads((models / "english_g2.json").read_text(encoding="utf-8"))["recognizer"]
+    session = ort.InferenceSession(str(models / config["file"]), providers=["CPUExecutionProvider"])
+    rng = np.random.default_rng(0)
+    steps = []
+    for width in (128, 512):
+        (logits,) = session.run(None, {"image": rng.uniform(-1, 1, (1, 1, 64, width)).astype(np.float32)})
+        assert logits.shape[0] == 1 and logits.shape[2] == len(config["characters"]) + 1
+        steps.append(logits.shape[1])
+    assert steps[0] < steps[1]
+
+
+def test_read_text_rejects_anything_but_rgb_uint8(engine: Any) -> None:
+    with pytest.raises(ValueError, match="RGB uint8"):
+        engine.read_text(np.zeros((32, 32), np.uint8))
+    with pytest.raises(ValueError, match="RGB uint8"):
+        engine.read_text(np.zeros((32, 32, 3), np.float32))
