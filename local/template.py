@@ -66,6 +66,18 @@ class Route:
         return ("+}" not in self.path, self.path.count("{") == 0, len(self.path))  # type: ignore[return-value]
 
 
+@dataclass(frozen=True)
+class QueueSource:
+    """An SQS event source: the queue's ARN and the batch size."""
+
+    queue_arn: str
+    batch_size: int
+
+    @property
+    def queue_name(self) -> str:
+        return self.queue_arn.rsplit(":", 1)[1]
+
+
 @dataclass
 class Function:
     logical_id: str
@@ -73,6 +85,7 @@ class Function:
     handler: str
     environment: dict[str, str]
     routes: list[Route] = field(default_factory=list)
+    queues: list[QueueSource] = field(default_factory=list)
     package_type: str = "Zip"
     timeout: float = 3.0  # Lambda's own default
 
@@ -87,6 +100,8 @@ class LocalTemplate:
         self.stage = stage
         self.resources: dict[str, dict[str, Any]] = document.get("Resources", {})
         self.parameters = {name: str(spec.get("Default", "")) for name, spec in document.get("Parameters", {}).items()}
+        if "Stage" in self.parameters:
+            self.parameters["Stage"] = stage  # names that embed the stage say where they run
         self.parameters.update(parameter_overrides or {})
 
     def physical_name(self, logical_id: str) -> str:
@@ -107,9 +122,16 @@ class LocalTemplate:
         resource = self.resources.get(name)
         if resource is None:
             raise KeyError(f"template: unknown reference {name}")
+        if resource["Type"] == "AWS::S3::Bucket":
+            return self.bucket_name(name)
         if resource["Type"] == "AWS::SQS::Queue":
             return f"http://sqs.{LOCAL_REGION}.localhost/{LOCAL_ACCOUNT}/{self.physical_name(name)}"
         return self.physical_name(name)
+
+    def bucket_name(self, logical_id: str) -> str:
+        """The template's BucketName if it sets one (resolved for the local stage), else a local name."""
+        name = self.resources[logical_id].get("Properties", {}).get("BucketName")
+        return str(self.resolve(name)).lower() if name else self.physical_name(logical_id).lower()
 
     def _get_att(self, logical_id: str, attribute: str) -> str:
         resource_type = self.resources[logical_id]["Type"]
@@ -118,9 +140,9 @@ class LocalTemplate:
         )
         kind = {"dynamodb": "table/", "sqs": "", "s3": "", "lambda": "function:"}[service]
         if attribute == "Arn":
-            account = "" if service == "s3" else LOCAL_ACCOUNT
-            region = "" if service == "s3" else LOCAL_REGION
-            return f"arn:aws:{service}:{region}:{account}:{kind}{self.physical_name(logical_id)}"
+            if service == "s3":
+                return f"arn:aws:s3:::{self.bucket_name(logical_id)}"
+            return f"arn:aws:{service}:{LOCAL_REGION}:{LOCAL_ACCOUNT}:{kind}{self.physical_name(logical_id)}"
         return self.physical_name(logical_id)
 
     def resolve(self, value: Any) -> Any:
@@ -163,17 +185,28 @@ class LocalTemplate:
             variables = {**global_env, **properties.get("Environment", {}).get("Variables", {})}
             environment = {name: str(self.resolve(value)) for name, value in variables.items()}
             package_type = properties.get("PackageType", "Zip")
-            code_uri = properties.get("CodeUri") or spec.get("Metadata", {}).get("DockerContext", ".")
-            handler = properties.get("Handler") or " ".join(properties.get("ImageConfig", {}).get("Command", []))
+            if package_type == "Image":
+                # The image's code is the Dockerfile's folder; its handler is the image's command.
+                metadata = spec.get("Metadata", {})
+                code_uri = str(Path(metadata.get("DockerContext", ".")) / Path(metadata["Dockerfile"]).parent)
+                handler = properties["ImageConfig"]["Command"][0]
+            else:
+                code_uri, handler = properties["CodeUri"], properties["Handler"]
             timeout = float(properties.get("Timeout", globals_.get("Timeout", 3)))
             function = Function(
                 logical_id, ROOT / code_uri, handler, environment, package_type=package_type, timeout=timeout
             )
             for event in properties.get("Events", {}).values():
+                event_properties = event.get("Properties", {})
                 if event.get("Type") == "HttpApi":
-                    event_properties = event.get("Properties", {})
                     function.routes.append(
                         Route(event_properties.get("Method", "ANY").upper(), event_properties.get("Path", "/{proxy+}"))
+                    )
+                elif event.get("Type") == "SQS":
+                    function.queues.append(
+                        QueueSource(
+                            str(self.resolve(event_properties["Queue"])), int(event_properties.get("BatchSize", 10))
+                        )
                     )
             result.append(function)
         return result

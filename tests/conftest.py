@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import pytest
 
 from local.fake_llm import FakeLLM
-from local.stack import function_environment
+from local.stack import LOCAL_MODEL_DIRS, function_environment
 from local.template import LocalTemplate, load_template
 
 
@@ -47,6 +47,7 @@ os.environ.update(
         "ASSISTI_CHAT_MODEL": "test-model",
         "ASSISTI_LLM_TIMEOUT_SECONDS": str(LLM_TIMEOUT_SECONDS),
         "ASSISTI_LLM_MAX_RETRIES": "2",
+        **LOCAL_MODEL_DIRS,
     }
 )
 

@@ -15,7 +15,7 @@ from local.gateway import BoundRoute, Gateway
 from local.mailbox import Mailbox
 from local.provision import provision
 from tests.conftest import TEMPLATE
-from tests.helpers import MessagesFor
+from tests.helpers import MessagesFor, bearer, register, sign_in
 
 
 @pytest.fixture(scope="session")
@@ -52,3 +52,17 @@ def api(aws: str, gateway_app: Any) -> Iterator[TestClient]:
 def messages_for(aws: str) -> MessagesFor:
     mailbox = Mailbox()
     return lambda email: [mail.as_json() for mail in mailbox.messages(email)]
+
+
+@pytest.fixture
+def ann(api: TestClient, messages_for: MessagesFor) -> dict[str, str]:
+    """A confirmed, signed-in user's Authorization header."""
+    register(api, messages_for, "ann@example.com")
+    return bearer(sign_in(api, "ann@example.com"))
+
+
+@pytest.fixture
+def bo(api: TestClient, messages_for: MessagesFor) -> dict[str, str]:
+    """A second user, for isolation tests."""
+    register(api, messages_for, "bo@example.com")
+    return bearer(sign_in(api, "bo@example.com"))

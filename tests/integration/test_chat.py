@@ -8,7 +8,7 @@ from assisti_common.db import usage
 from assisti_common.db.models import MessageModel, UsageModel
 from assisti_common.db.users import find_user_by_email
 from tests.conftest import FAKE_LLM
-from tests.helpers import assert_error, bearer, register, sign_in
+from tests.helpers import assert_error
 
 
 @pytest.fixture
@@ -16,18 +16,6 @@ def llm():
     FAKE_LLM.reset()
     yield FAKE_LLM
     FAKE_LLM.reset()
-
-
-@pytest.fixture
-def ann(api, messages_for) -> dict[str, str]:
-    register(api, messages_for, "ann@example.com")
-    return bearer(sign_in(api, "ann@example.com"))
-
-
-@pytest.fixture
-def bo(api, messages_for) -> dict[str, str]:
-    register(api, messages_for, "bo@example.com")
-    return bearer(sign_in(api, "bo@example.com"))
 
 
 def _category(api, headers, **body) -> dict:

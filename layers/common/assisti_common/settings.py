@@ -26,6 +26,16 @@ class Settings(BaseSettings):
     categories_table: str = Field("assisti-categories", validation_alias="CATEGORIES_TABLE")
     messages_table: str = Field("assisti-messages", validation_alias="MESSAGES_TABLE")
     usage_table: str = Field("assisti-usage", validation_alias="USAGE_TABLE")
+    labels_table: str = Field("assisti-labels", validation_alias="LABELS_TABLE")
+    uploads_bucket: str = Field("assisti-uploads", validation_alias="UPLOADS_BUCKET")
+
+    # Image jobs: the presigned upload, the checks the worker repeats, and the retry budget.
+    upload_max_bytes: int = Field(10 * 1024 * 1024, ge=1024, validation_alias="ASSISTI_UPLOAD_MAX_BYTES")
+    upload_url_seconds: int = Field(900, ge=60, le=3600, validation_alias="ASSISTI_UPLOAD_URL_SECONDS")
+    image_url_seconds: int = Field(300, ge=30, le=3600, validation_alias="ASSISTI_IMAGE_URL_SECONDS")
+    max_image_pixels: int = Field(40_000_000, ge=10_000, validation_alias="ASSISTI_MAX_IMAGE_PIXELS")
+    # Must equal the queue's redrive maxReceiveCount: the last try marks the item failed.
+    worker_max_receives: int = Field(3, ge=1, validation_alias="ASSISTI_WORKER_MAX_RECEIVES")
 
     sender_email: str = Field("no-reply@assisti.local", validation_alias="ASSISTI_SENDER_EMAIL")
     # Secrets Manager secret holding the JSON keyring (see keys.py); never a literal key.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pynamodb.attributes import (
     BooleanAttribute,
+    JSONAttribute,
     ListAttribute,
     NumberAttribute,
     TTLAttribute,
@@ -166,3 +167,26 @@ class UsageModel(Model):
     messages = NumberAttribute(default=0)
     tokens = NumberAttribute(default=0)
     ttl = TTLAttribute(null=True)
+
+
+class LabelModel(Model):
+    """An image job (OCR, animals, road signs) and its label. One user's items of one kind are one
+    partition, newest first; the worker finds an item from its S3 key, which names the same keys."""
+
+    class Meta(TableMeta):
+        table_name = _settings.labels_table
+
+    partition = UnicodeAttribute(hash_key=True)  # "{owner_id}#{kind}"
+    item_id = UnicodeAttribute(range_key=True)  # UUIDv7
+    owner_id = UnicodeAttribute()
+    kind = UnicodeAttribute()
+    title = UnicodeAttribute()
+    status = UnicodeAttribute()  # awaiting_upload | processing | done | failed
+    label = UnicodeAttribute(null=True)
+    confidence = NumberAttribute(null=True)
+    result = JSONAttribute(null=True)  # kind-specific detail: OCR lines, vision predictions
+    error_code = UnicodeAttribute(null=True)
+    error_message = UnicodeAttribute(null=True)
+    claim = UnicodeAttribute(null=True)  # which delivery is processing it: only that one may finish it
+    created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from assisti_common.db import chat, sessions, usage
+from assisti_common.db import chat, labels, sessions, usage
 from assisti_common.db.models import UserModel
 
 UserDataPurger = Callable[[UserModel], None]
@@ -18,6 +18,7 @@ USER_DATA_PURGERS: tuple[tuple[str, UserDataPurger], ...] = (
     ("sessions", lambda user: sessions.delete_all_sessions(user.id)),
     ("chat categories and messages", lambda user: chat.purge_user_chat(user.id)),
     ("chat usage", lambda user: usage.purge_user_usage(user.id)),
+    ("image items and their uploads", lambda user: labels.purge_user_items(user.id)),
 )
 
 
