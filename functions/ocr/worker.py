@@ -29,4 +29,3 @@ def read(image: Image.Image) -> JobResult:
 
 worker = ImageJobWorker({"ocr": read})
 handler = worker.lambda_handler
-dead_letter_handler = worker.dead_letter_handler

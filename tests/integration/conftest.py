@@ -22,6 +22,8 @@ from tests.helpers import MessagesFor, bearer, register, sign_in
 def gateway_app(moto_server: str) -> Any:
     routes: list[BoundRoute] = []
     for function in TEMPLATE.functions():
+        if not function.routes:
+            continue  # queue workers are driven by their own tests
         handler = load_handler(function.code_uri, function.handler, function.logical_id)
 
         def invoke(event: dict[str, Any], handler: Any = handler, name: str = function.logical_id) -> Any:

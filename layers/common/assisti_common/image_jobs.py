@@ -71,7 +71,6 @@ class ImageJobWorker:
         self.batch = BatchProcessor(event_type=EventType.SQS)
         # The Lambda entry points, wrapped once per container.
         self.lambda_handler = logger.inject_lambda_context(clear_state=True)(metrics.log_metrics(self._handle))
-        self.dead_letter_handler = logger.inject_lambda_context(clear_state=True)(self._handle_dead_letters)
 
     def handle_record(self, record: SQSRecord) -> None:
         receives = int(record.attributes.approximate_receive_count or 1)
@@ -117,20 +116,27 @@ class ImageJobWorker:
             )
         )
 
-    def _handle_dead_letters(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
-        """Messages that used up their tries: their items end `failed` (if nothing finished them)."""
 
-        def fail(record: SQSRecord) -> None:
-            for upload in uploads_in(record):
-                item = labels.get_item(upload.key.owner_id, upload.key.kind, upload.key.item_id)
-                if item is not None and labels.finish_failed(item, *GAVE_UP):
-                    logger.warning("dead-lettered image job failed", extra={"item_id": item.item_id})
+_dead_letters = BatchProcessor(event_type=EventType.SQS)
 
-        return dict(
-            process_partial_response(
-                event=event, record_handler=fail, processor=BatchProcessor(event_type=EventType.SQS), context=context
-            )
+
+def _fail_dead_letter(record: SQSRecord) -> None:
+    for upload in uploads_in(record):
+        item = labels.get_item(upload.key.owner_id, upload.key.kind, upload.key.item_id)
+        if item is not None and labels.finish_failed(item, *GAVE_UP):
+            logger.warning("dead-lettered image job failed", extra={"item_id": item.item_id})
+
+
+@logger.inject_lambda_context(clear_state=True)
+def dead_letter_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """For every kind's dead-letter queue: messages that used up their tries leave their items
+    `failed` (if nothing finished them). It needs no model, so it is its own small entry point:
+    the image's command `assisti_common.image_jobs.dead_letter_handler`."""
+    return dict(
+        process_partial_response(
+            event=event, record_handler=_fail_dead_letter, processor=_dead_letters, context=context
         )
+    )
 
 
 def _read(upload: Upload, max_bytes: int) -> bytes:
