@@ -38,7 +38,7 @@ print(json.dumps({"seconds": elapsed, "status": response["statusCode"]}))
 def cold_start(code_uri: Path, handler: str, event: dict[str, Any], env: dict[str, str], runs: int) -> list[float]:
     times = []
     for _ in range(runs):
-        result = subprocess.run(  # noqa: S603 - our own interpreter and probe
+        result = subprocess.run(
             [sys.executable, "-c", COLD_PROBE, str(ROOT), str(code_uri), handler, json.dumps(event)],
             capture_output=True,
             text=True,
