@@ -8,12 +8,15 @@ import os
 import re
 import socket
 import time
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+# Metrics are disabled locally; Powertools still warns on every flush. Benchmarks only print figures.
+warnings.filterwarnings("ignore", message="No application metrics to publish")
 PASSWORD = "bench password 123"  # noqa: S105 - a throwaway account in a throwaway moto
 
 

@@ -88,9 +88,9 @@ def load_handler(code_uri: Path, handler: str, namespace: str) -> Handler:
 def _worker_main(connection: Connection, name: str, code_uri: str, handler: str, env: dict[str, str]) -> None:
     os.environ.update(env)
     try:
-        module_name = handler.rpartition(".")[0]
-        function = load_handler(Path(code_uri), handler, name)
-        module = sys.modules[f"{name}.{module_name}"]
+        module_name, _, function_name = handler.rpartition(".")
+        module = load_module(Path(code_uri), module_name, name)
+        function = getattr(module, function_name)
         connection.send(("ready", None))
     except Exception:
         connection.send(("error", traceback.format_exc()))

@@ -31,7 +31,10 @@ from local.pump import QueuePump
 from local.template import LOCAL_REGION, ROOT, LocalTemplate, load_template
 
 # Models exported by `make models`, outside the functions' folders so no zip carries them.
-LOCAL_MODEL_DIRS = {"ASSISTI_OCR_MODEL_DIR": str(ROOT / ".models" / "ocr")}
+LOCAL_MODEL_DIRS = {
+    "ASSISTI_OCR_MODEL_DIR": str(ROOT / ".models" / "ocr"),
+    "ASSISTI_VISION_MODEL_DIR": str(ROOT / ".models" / "vision"),
+}
 
 # Variables a developer may set in their shell to configure every function locally.
 PASSTHROUGH_PREFIXES = ("ASSISTI_", "OPENAI_")

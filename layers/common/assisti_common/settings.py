@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     upload_url_seconds: int = Field(900, ge=60, le=3600, validation_alias="ASSISTI_UPLOAD_URL_SECONDS")
     image_url_seconds: int = Field(300, ge=30, le=3600, validation_alias="ASSISTI_IMAGE_URL_SECONDS")
     max_image_pixels: int = Field(40_000_000, ge=10_000, validation_alias="ASSISTI_MAX_IMAGE_PIXELS")
+    # Below these, a classifier's top class is reported as "unknown".
+    animal_min_confidence: float = Field(0.3, ge=0, le=1, validation_alias="ASSISTI_ANIMAL_MIN_CONFIDENCE")
+    road_sign_min_confidence: float = Field(0.6, ge=0, le=1, validation_alias="ASSISTI_ROAD_SIGN_MIN_CONFIDENCE")
     # Must equal the queue's redrive maxReceiveCount: the last try marks the item failed.
     worker_max_receives: int = Field(3, ge=1, validation_alias="ASSISTI_WORKER_MAX_RECEIVES")
 
