@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pynamodb.connection import Connection
-from pynamodb.exceptions import PynamoDBException
+from pynamodb.exceptions import PynamoDBException, UpdateError
+from pynamodb.models import Model
 
 from assisti_common.settings import get_settings
 
@@ -23,3 +26,15 @@ def transaction_connection() -> Connection:
 
 def is_condition_failure(exc: PynamoDBException) -> bool:
     return exc.cause_response_code in {"ConditionalCheckFailedException", "TransactionCanceledException"}
+
+
+def conditional_update(item: Model, actions: list[Any], condition: Any) -> bool:
+    """Applies `actions` if `condition` holds: True when it did, False when the condition failed
+    (another writer got there first, or the item is gone). Other errors propagate."""
+    try:
+        item.update(actions=actions, condition=condition)
+    except UpdateError as exc:
+        if is_condition_failure(exc):
+            return False
+        raise
+    return True

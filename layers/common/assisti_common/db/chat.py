@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist, UpdateError
+from pynamodb.exceptions import DoesNotExist
 
-from assisti_common.db.base import is_condition_failure
+from assisti_common.db.base import conditional_update
 from assisti_common.db.models import CategoryModel, MessageModel
 from assisti_common.ids import new_id
 
@@ -60,13 +60,7 @@ def update_category(category: CategoryModel, **fields: Any) -> bool:
     }
     actions: list[Any] = [columns[name].set(value) for name, value in fields.items()]
     actions.append(CategoryModel.updated_at.set(datetime.now(UTC)))
-    try:
-        category.update(actions=actions, condition=CategoryModel.category_id.exists())
-    except UpdateError as exc:
-        if is_condition_failure(exc):
-            return False
-        raise
-    return True
+    return conditional_update(category, actions, CategoryModel.category_id.exists())
 
 
 def delete_category(owner_id: str, category_id: str) -> None:
@@ -180,23 +174,11 @@ def record_failure(message: MessageModel, code: str, text: str, model: str, late
 
 def claim_for_retry(message: MessageModel) -> bool:
     """Moves a failed message back to pending; only one retry at a time wins."""
-    try:
-        message.update(actions=[MessageModel.status.set("pending")], condition=MessageModel.status == "failed")
-    except UpdateError as exc:
-        if is_condition_failure(exc):
-            return False
-        raise
-    return True
+    return conditional_update(message, [MessageModel.status.set("pending")], MessageModel.status == "failed")
 
 
 def _finish(message: MessageModel, actions: list[Any]) -> bool:
-    try:
-        message.update(actions=actions, condition=MessageModel.message_id.exists())
-    except UpdateError as exc:
-        if is_condition_failure(exc):
-            return False
-        raise
-    return True
+    return conditional_update(message, actions, MessageModel.message_id.exists())
 
 
 def delete_message(owner_id: str, category_id: str, message_id: str) -> None:

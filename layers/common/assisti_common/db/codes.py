@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
+from pynamodb.exceptions import DoesNotExist, PutError
 
-from assisti_common.db.base import is_condition_failure
+from assisti_common.db.base import conditional_update, is_condition_failure
 from assisti_common.db.models import AuthCodeModel, PasswordGuardModel
 
 
@@ -30,27 +30,19 @@ def save_code(item: AuthCodeModel) -> None:
 
 
 def count_wrong_attempt(item: AuthCodeModel) -> None:
-    try:
-        item.update(actions=[AuthCodeModel.attempts.add(1)], condition=AuthCodeModel.code_hash == item.code_hash)
-    except UpdateError as exc:
-        if not is_condition_failure(exc):
-            raise  # lost a race: the other writer's change stands, the guess still failed
+    # Losing a race is fine: the other writer's change stands, and the guess still failed.
+    conditional_update(item, [AuthCodeModel.attempts.add(1)], AuthCodeModel.code_hash == item.code_hash)
 
 
 def consume_code(item: AuthCodeModel, max_attempts: int) -> bool:
     """Marks the code used. Exactly one caller wins; False for everyone else."""
-    try:
-        item.update(
-            actions=[AuthCodeModel.consumed.set(True)],
-            condition=(AuthCodeModel.code_hash == item.code_hash)
-            & (AuthCodeModel.consumed == False)  # noqa: E712
-            & (AuthCodeModel.attempts < max_attempts),
-        )
-    except UpdateError as exc:
-        if is_condition_failure(exc):
-            return False
-        raise
-    return True
+    return conditional_update(
+        item,
+        [AuthCodeModel.consumed.set(True)],
+        (AuthCodeModel.code_hash == item.code_hash)
+        & (AuthCodeModel.consumed == False)  # noqa: E712
+        & (AuthCodeModel.attempts < max_attempts),
+    )
 
 
 def delete_code(key: str) -> None:

@@ -7,9 +7,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from pynamodb.exceptions import DeleteError, DoesNotExist, UpdateError
+from pynamodb.exceptions import DeleteError, DoesNotExist
 
-from assisti_common.db.base import is_condition_failure
+from assisti_common.db.base import conditional_update, is_condition_failure
 from assisti_common.db.models import LabelModel
 from assisti_common.ids import new_id
 from assisti_common.storage import ImageKey, delete_object
@@ -107,13 +107,7 @@ def finish_failed(item: LabelModel, code: str, message: str, claim_id: str | Non
 
 def _update(item: LabelModel, actions: list[Any], condition: Any) -> bool:
     actions = [*actions, LabelModel.updated_at.set(datetime.now(UTC))]
-    try:
-        item.update(actions=actions, condition=condition & LabelModel.item_id.exists())
-    except UpdateError as exc:
-        if is_condition_failure(exc):
-            return False
-        raise
-    return True
+    return conditional_update(item, actions, condition & LabelModel.item_id.exists())
 
 
 def image_key(item: LabelModel) -> ImageKey:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
-from pynamodb.exceptions import DoesNotExist, UpdateError
+from pynamodb.exceptions import DoesNotExist
 
-from assisti_common.db.base import is_condition_failure
+from assisti_common.db.base import conditional_update
 from assisti_common.db.models import SessionModel
 
 ROTATED_HASHES_KEPT = 50
@@ -36,31 +36,22 @@ def get_session(user_id: str, session_id: str) -> SessionModel | None:
 def rotate_refresh(session: SessionModel, new_hash: str, new_expires_at: int) -> bool:
     """Swaps in the new refresh hash only if the old one is still current. False when it lost a race."""
     rotated = [*session.rotated_hashes, session.refresh_hash][-ROTATED_HASHES_KEPT:]
-    try:
-        session.update(
-            actions=[
-                SessionModel.refresh_hash.set(new_hash),
-                SessionModel.rotated_hashes.set(rotated),
-                SessionModel.refresh_expires_at.set(new_expires_at),
-                SessionModel.ttl.set(datetime.fromtimestamp(new_expires_at, UTC)),
-            ],
-            condition=(SessionModel.refresh_hash == session.refresh_hash) & (SessionModel.revoked == False),  # noqa: E712
-        )
-    except UpdateError as exc:
-        if is_condition_failure(exc):
-            return False
-        raise
-    return True
+    return conditional_update(
+        session,
+        [
+            SessionModel.refresh_hash.set(new_hash),
+            SessionModel.rotated_hashes.set(rotated),
+            SessionModel.refresh_expires_at.set(new_expires_at),
+            SessionModel.ttl.set(datetime.fromtimestamp(new_expires_at, UTC)),
+        ],
+        (SessionModel.refresh_hash == session.refresh_hash) & (SessionModel.revoked == False),  # noqa: E712
+    )
 
 
 def revoke_session(user_id: str, session_id: str) -> None:
-    try:
-        SessionModel(user_id, session_id).update(
-            actions=[SessionModel.revoked.set(True)], condition=SessionModel.session_id.exists()
-        )
-    except UpdateError as exc:
-        if not is_condition_failure(exc):
-            raise
+    conditional_update(
+        SessionModel(user_id, session_id), [SessionModel.revoked.set(True)], SessionModel.session_id.exists()
+    )
 
 
 def user_sessions(user_id: str) -> Iterator[SessionModel]:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from pynamodb.exceptions import DoesNotExist, UpdateError
+from pynamodb.exceptions import DoesNotExist
 
-from assisti_common.db.base import is_condition_failure
+from assisti_common.db.base import conditional_update
 from assisti_common.db.models import UsageModel
 
 KEEP_DAYS = 8
@@ -26,17 +26,12 @@ def get_usage(owner_id: str, day: str) -> UsageModel:
 def reserve_message(owner_id: str, day: str, max_messages: int, max_tokens: int) -> bool:
     """Counts one more message if the user is under both daily quotas. False when over either."""
     item = UsageModel(owner_id, day)
-    try:
-        item.update(
-            actions=[UsageModel.messages.add(1), UsageModel.ttl.set(datetime.now(UTC) + timedelta(days=KEEP_DAYS))],
-            condition=(UsageModel.messages.does_not_exist() | (UsageModel.messages < max_messages))
-            & (UsageModel.tokens.does_not_exist() | (UsageModel.tokens < max_tokens)),
-        )
-    except UpdateError as exc:
-        if is_condition_failure(exc):
-            return False
-        raise
-    return True
+    return conditional_update(
+        item,
+        [UsageModel.messages.add(1), UsageModel.ttl.set(datetime.now(UTC) + timedelta(days=KEEP_DAYS))],
+        (UsageModel.messages.does_not_exist() | (UsageModel.messages < max_messages))
+        & (UsageModel.tokens.does_not_exist() | (UsageModel.tokens < max_tokens)),
+    )
 
 
 def add_tokens(owner_id: str, day: str, tokens: int) -> None:
