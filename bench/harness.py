@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
-import socket
 import time
 import warnings
 from collections.abc import Iterator
@@ -76,20 +74,15 @@ def local_aws(stage: str, extra_env: dict[str, str] | None = None) -> Iterator[t
     from moto.server import ThreadedMotoServer
 
     from local.provision import provision
-    from local.stack import function_environment
+    from local.stack import free_port, function_environment
     from local.template import LocalTemplate, load_template
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
     template = LocalTemplate(load_template(), stage=stage)
-    union: dict[str, str] = {}
-    for function in template.functions():
-        union.update(function.environment)
     env = {
         **os.environ,
-        **function_environment(union, endpoint),
+        **function_environment(template.shared_environment(), endpoint),
         "POWERTOOLS_LOG_LEVEL": "WARNING",
         **(extra_env or {}),
     }
@@ -121,9 +114,10 @@ def invoke(handler: Any, event: dict[str, Any]) -> dict[str, Any]:
 def signed_in_user(auth_handler: Any, email: str) -> dict[str, Any]:
     """A confirmed user, made through the real sign-up flow with the code read from moto's SES."""
     from local.mailbox import Mailbox
+    from tests.helpers import CODE
 
     invoke(auth_handler, http_event("POST", "/auth/sign-up", {"email": email, "password": PASSWORD}))
-    code = re.search(r"\b(\d{6})\b", Mailbox().messages(email)[0].text)
+    code = CODE.search(Mailbox().messages(email)[0].text)
     assert code is not None
     invoke(auth_handler, http_event("POST", "/auth/confirm-sign-up", {"email": email, "code": code.group(1)}))
     response = invoke(auth_handler, http_event("POST", "/auth/sign-in", {"email": email, "password": PASSWORD}))

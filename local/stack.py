@@ -11,6 +11,7 @@ import contextlib
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
 from collections.abc import Callable
@@ -38,6 +39,13 @@ LOCAL_MODEL_DIRS = {
 
 # Variables a developer may set in their shell to configure every function locally.
 PASSTHROUGH_PREFIXES = ("ASSISTI_", "OPENAI_")
+
+
+def free_port() -> int:
+    """A loopback port nobody is listening on (for tests and benchmarks that start their own servers)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def local_aws_environment(endpoint_url: str) -> dict[str, str]:

@@ -173,6 +173,14 @@ class LocalTemplate:
             return self._get_att(*name.split(".", 1))
         return self._ref(name)
 
+    def shared_environment(self) -> dict[str, str]:
+        """Every function's variables in one dict, for code that runs several functions in one
+        process (the tests and the benchmarks); the local stack gives each function its own."""
+        merged: dict[str, str] = {}
+        for function in self.functions():
+            merged.update(function.environment)
+        return merged
+
     def of_type(self, *types: str) -> dict[str, dict[str, Any]]:
         return {name: spec for name, spec in self.resources.items() if spec["Type"] in types}
 

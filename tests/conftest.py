@@ -9,21 +9,13 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 from collections.abc import Iterator
 
 import pytest
 
 from local.fake_llm import FakeLLM
-from local.stack import LOCAL_MODEL_DIRS, function_environment
+from local.stack import LOCAL_MODEL_DIRS, free_port, function_environment
 from local.template import LocalTemplate, load_template
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
 
 MOTO_PORT = free_port()
 AWS_ENDPOINT = f"http://127.0.0.1:{MOTO_PORT}"
@@ -33,10 +25,7 @@ LLM_TIMEOUT_SECONDS = 1.0
 # The OpenAI-compatible stand-in on loopback, scripted by the tests to fail on purpose.
 FAKE_LLM = FakeLLM(slow_seconds=LLM_TIMEOUT_SECONDS + 1.5).start()
 
-_union_env: dict[str, str] = {}
-for _function in TEMPLATE.functions():
-    _union_env.update(_function.environment)
-os.environ.update(function_environment(_union_env, AWS_ENDPOINT))
+os.environ.update(function_environment(TEMPLATE.shared_environment(), AWS_ENDPOINT))
 os.environ.update(
     {
         "ASSISTI_STAGE": "test",

@@ -141,9 +141,10 @@ def _tokens(keyring: Keyring, user_id: str, session_id: str, refresh: RefreshTok
 
 
 def _email_otp(keyring: Keyring, email: str, user: UserModel | None) -> Challenge:
-    allowed = user is not None and user.is_verified and user.is_active
-    issued = _issue(keyring, Purpose.SIGN_IN, email, user.id if user is not None and allowed else None)
-    if allowed:
+    # Unknown, unconfirmed and disabled accounts get the same challenge, bound to no one, and no email.
+    account_id = user.id if user is not None and user.is_verified and user.is_active else None
+    issued = _issue(keyring, Purpose.SIGN_IN, email, account_id)
+    if account_id is not None:
         _send(email, emails.sign_in_code(issued.code))
     assert issued.session is not None
     return Challenge(issued.session)
@@ -228,9 +229,9 @@ def sign_out(principal: Principal, all_devices: bool) -> None:
 def forgot_password(email: str) -> None:
     keyring = get_keyring()
     user = users.find_user_by_email(email)
-    allowed = user is not None and user.is_verified
-    issued = _issue(keyring, Purpose.RESET_PASSWORD, email, user.id if user is not None and allowed else None)
-    if allowed:
+    account_id = user.id if user is not None and user.is_verified else None
+    issued = _issue(keyring, Purpose.RESET_PASSWORD, email, account_id)
+    if account_id is not None:
         _send(email, emails.reset_code(issued.code))
 
 

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from local.stack import free_port
 from local.template import ROOT
-from tests.conftest import free_port
 from tests.helpers import MessagesFor
 
 
