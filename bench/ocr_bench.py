@@ -15,10 +15,6 @@ from typing import Any
 
 import numpy as np
 
-from bench.harness import ROOT
-
-OCR = ROOT / "functions" / "ocr"
-
 
 def main() -> int:
     parser = argparse.ArgumentParser()
@@ -29,12 +25,11 @@ def main() -> int:
     from tests.images import text_image
 
     os.environ.update(LOCAL_MODEL_DIRS)
-    sys.path.insert(0, str(OCR))
     started = time.perf_counter()
-    import engine  # both ONNX sessions load here, as in a container
+    from assisti_ocr_worker import engine  # both ONNX sessions load here, as in a container
 
     load_seconds = time.perf_counter() - started
-    import torchvision_shim
+    from tools.ocr_export import torchvision_shim
 
     torchvision_shim.install()
     import easyocr

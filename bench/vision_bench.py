@@ -24,7 +24,7 @@ from typing import Any
 
 from bench.harness import ROOT, http_event, invoke, load, local_aws, percentile, signed_in_user
 
-VISION = ROOT / "functions" / "vision"
+VISION_MODELS = ROOT / "functions" / "vision" / "worker" / "assisti_vision_worker" / "models"
 
 
 def _photos() -> list[Any]:
@@ -55,7 +55,7 @@ def _fresh_process_seconds(code: str, env: dict[str, str]) -> float:
     runs = []
     for _ in range(3):
         result = subprocess.run(
-            [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=VISION, check=True
+            [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT, check=True
         )
         runs.append(float(result.stdout.strip().splitlines()[-1]))
     return sorted(runs)[1]
@@ -70,8 +70,7 @@ def main() -> int:
     from local.stack import LOCAL_MODEL_DIRS
 
     os.environ.update(LOCAL_MODEL_DIRS)
-    sys.path.insert(0, str(VISION))
-    import engine  # the models load here, as in a container
+    from assisti_vision_worker import engine  # the models load here, as in a container
 
     photos = _photos()
     print(f"vision, n={args.images} per measurement (photos from scikit-image)")
@@ -87,9 +86,10 @@ def main() -> int:
             f"{percentile(double, 0.5) / percentile(single, 0.5):.2f}x)"
         )
 
-    env = {**os.environ, "PYTHONPATH": str(VISION)}
+    env = dict(os.environ)
     load_time = _fresh_process_seconds(
-        "import time; t = time.perf_counter(); import engine; print(time.perf_counter() - t)", env
+        "import time; t = time.perf_counter(); import assisti_vision_worker.engine; print(time.perf_counter() - t)",
+        env,
     )
     baseline = _fresh_process_seconds(
         "import time; t = time.perf_counter(); import onnxruntime, numpy, PIL.Image; print(time.perf_counter() - t)",
@@ -108,7 +108,7 @@ def main() -> int:
             f"{percentile(samples, 0.5) / inference:.1f}x inference alone (p50)"
         )
     for path in sorted(
-        [*VISION.joinpath("models").glob("*.onnx"), *Path(LOCAL_MODEL_DIRS["ASSISTI_VISION_MODEL_DIR"]).glob("*.onnx")]
+        [*VISION_MODELS.glob("*.onnx"), *Path(LOCAL_MODEL_DIRS["ASSISTI_VISION_MODEL_DIR"]).glob("*.onnx")]
     ):
         print(f"  {path.name}: {path.stat().st_size / 1e6:.2f} MB")
     return 0

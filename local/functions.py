@@ -1,10 +1,9 @@
 """Loading and invoking Lambda handlers the way Lambda does.
 
-Each function's CodeUri is the root of its own import path (as in its zip), so two functions may
-both have an `app.py` or a `service.py`. `load_handler` imports one function's modules and then
-files them under a private prefix, so functions loaded into one process never see each other's.
-The local stack goes further: `FunctionWorker` runs each function in its own process, with
-exactly the environment the template gives it, like a Lambda container.
+Every unit is a package with its own import name (`assisti_auth.app.handler`, …), so a handler is
+imported by its name, as Lambda does with the template's `Handler`. The local stack runs each
+function in its own process (`FunctionWorker`), with exactly the environment the template gives
+it, like a Lambda container.
 """
 
 from __future__ import annotations
@@ -13,7 +12,6 @@ import asyncio
 import importlib
 import multiprocessing
 import os
-import sys
 import threading
 import time
 import traceback
@@ -21,12 +19,9 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
-from pathlib import Path
 from typing import Any
 
 Handler = Callable[[dict[str, Any], Any], Any]
-
-_load_lock = threading.Lock()
 
 
 @dataclass
@@ -60,37 +55,18 @@ def call_handler(handler: Handler, event: dict[str, Any], context: LambdaContext
     return handler(event, context)
 
 
-def load_module(code_uri: Path, module_name: str, namespace: str) -> Any:
-    """Imports `module_name` from `code_uri` as Lambda would, isolated under `namespace`."""
-    code_dir = str(code_uri.resolve())
-    with _load_lock:
-        before = set(sys.modules)
-        sys.path.insert(0, code_dir)
-        try:
-            module = importlib.import_module(module_name)
-        finally:
-            sys.path.remove(code_dir)
-        for name in set(sys.modules) - before:
-            loaded = sys.modules[name]
-            origin = getattr(loaded, "__file__", None) or ""
-            if origin.startswith(code_dir + os.sep):
-                sys.modules[f"{namespace}.{name}"] = sys.modules.pop(name)
-    return module
-
-
-def load_handler(code_uri: Path, handler: str, namespace: str) -> Handler:
+def load_handler(handler: str) -> Handler:
+    """The function named by a template `Handler` (or image `Command`), e.g. `assisti_auth.app.handler`."""
     module_name, _, function_name = handler.rpartition(".")
-    module = load_module(code_uri, module_name, namespace)
-    function: Handler = getattr(module, function_name)
+    function: Handler = getattr(importlib.import_module(module_name), function_name)
     return function
 
 
-def _worker_main(connection: Connection, name: str, code_uri: str, handler: str, env: dict[str, str]) -> None:
+def _worker_main(connection: Connection, name: str, handler: str, env: dict[str, str]) -> None:
     os.environ.update(env)
     try:
-        module_name, _, function_name = handler.rpartition(".")
-        module = load_module(Path(code_uri), module_name, name)
-        function = getattr(module, function_name)
+        module = importlib.import_module(handler.rpartition(".")[0])
+        function = getattr(module, handler.rpartition(".")[2])
         connection.send(("ready", None))
     except Exception:
         connection.send(("error", traceback.format_exc()))
@@ -119,8 +95,8 @@ class FunctionError(RuntimeError):
 class FunctionWorker:
     """One warm 'container' for one function: its own process and environment, one call at a time."""
 
-    def __init__(self, name: str, code_uri: Path, handler: str, env: dict[str, str], timeout: float) -> None:
-        self.name, self.code_uri, self.handler, self.env, self.timeout = name, code_uri, handler, env, timeout
+    def __init__(self, name: str, handler: str, env: dict[str, str], timeout: float) -> None:
+        self.name, self.handler, self.env, self.timeout = name, handler, env, timeout
         self._lock = threading.Lock()
         self._process: multiprocessing.process.BaseProcess | None = None
         self._connection: Connection | None = None
@@ -132,7 +108,7 @@ class FunctionWorker:
             target=_worker_main,
             name=f"lambda-{self.name}",
             daemon=True,
-            args=(child, self.name, str(self.code_uri), self.handler, self.env),
+            args=(child, self.name, self.handler, self.env),
         )
         process.start()
         status, detail = parent.recv()

@@ -112,9 +112,7 @@ class LocalStack:
                 **self.llm_environment,
                 **LOCAL_MODEL_DIRS,
             }
-            worker = FunctionWorker(
-                function.logical_id, function.code_uri, function.handler, environment, function.timeout
-            )
+            worker = FunctionWorker(function.logical_id, function.handler, environment, function.timeout)
             self.workers[function.logical_id] = worker
             routes += [BoundRoute(route, function.logical_id, worker.invoke) for route in function.routes]
             pumps += [QueuePump(source, worker.invoke, self.endpoint_url) for source in function.queues]

@@ -79,7 +79,7 @@ def test_the_documented_command_makes_a_user_staff_on_the_local_stack(http, mess
     tokens = sign_in(http, email)
     assert_error(http.get("/admin/users", headers=bearer(tokens)), 403)
     result = subprocess.run(
-        [sys.executable, "functions/auth/manage.py", "make-staff", email, "--aws-port", str(stack_aws_port)],
+        [sys.executable, "-m", "tools.manage", "make-staff", email, "--aws-port", str(stack_aws_port)],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -92,7 +92,8 @@ def test_the_documented_command_makes_a_user_staff_on_the_local_stack(http, mess
     missing = subprocess.run(
         [
             sys.executable,
-            "functions/auth/manage.py",
+            "-m",
+            "tools.manage",
             "make-staff",
             "nobody@example.com",
             "--aws-port",

@@ -24,7 +24,7 @@ def gateway_app(moto_server: str) -> Any:
     for function in TEMPLATE.functions():
         if not function.routes:
             continue  # queue workers are driven by their own tests
-        handler = load_handler(function.code_uri, function.handler, function.logical_id)
+        handler = load_handler(function.handler)
 
         def invoke(event: dict[str, Any], handler: Any = handler, name: str = function.logical_id) -> Any:
             return call_handler(handler, event, LambdaContext(name))

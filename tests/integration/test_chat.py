@@ -60,10 +60,13 @@ def test_categories_list_newest_first_over_several_pages(api, ann):
 
 def test_bad_category_input(api, ann):
     assert_error(api.post("/categories", json={"name": "x", "assistant": "poet"}, headers=ann), 422)
-    assert_error(api.post("/categories", json={"name": "x", "assistant": "language_tutor"}, headers=ann), 422)
+    # One rule, one answer: the tutor needs a language on create, on update and by command.
+    no_language = {"name": "x", "assistant": "language_tutor"}
+    assert_error(api.post("/categories", json=no_language, headers=ann), 422, "language_required")
     assert_error(api.post("/categories", json={"name": ""}, headers=ann), 422)
     category = _category(api, ann)
-    assert_error(api.patch(f"/categories/{category['id']}", json={"assistant": "language_tutor"}, headers=ann), 400)
+    tutor = {"assistant": "language_tutor"}
+    assert_error(api.patch(f"/categories/{category['id']}", json=tutor, headers=ann), 422, "language_required")
     assert_error(api.get("/categories", params={"cursor": "forged.cursor"}, headers=ann), 400, "invalid_cursor")
     assert_error(api.get("/categories"), 401)
 
@@ -269,11 +272,9 @@ def test_deleting_messages_categories_and_the_account(api, ann, llm):
 def test_in_aws_the_llm_key_comes_from_secrets_manager(aws):
     import boto3
 
-    from assisti_common.settings import Settings
-    from local.functions import load_module
-    from local.template import ROOT
+    from assisti_chat import llm_client as llm
+    from assisti_chat.settings import ChatSettings as Settings
 
-    llm = load_module(ROOT / "functions" / "chat", "llm", "secret_test_chat")
     secrets = boto3.client("secretsmanager", endpoint_url=aws)
     secrets.create_secret(Name="assisti/test/openai", SecretString="sk-plain")
     secrets.create_secret(Name="assisti/test/openai-json", SecretString='{"api_key": "sk-json"}')

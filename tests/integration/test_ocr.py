@@ -10,8 +10,9 @@ from typing import Any
 import httpx
 import pytest
 
-from assisti_common.db.models import LabelModel
-from assisti_common.image_jobs import ImageJobWorker, JobResult
+from assisti_common.db.models import ImageItemModel
+from assisti_common.image_jobs.kinds import Kind
+from assisti_common.image_jobs.worker import ImageJobWorker, JobResult
 from local.functions import LambdaContext, call_handler, load_handler
 from local.pump import QueuePump, sqs_event
 from tests.conftest import TEMPLATE
@@ -24,12 +25,12 @@ DEAD_LETTERS = next(function for function in TEMPLATE.functions() if function.lo
 
 @pytest.fixture(scope="session")
 def ocr_handler(moto_server):
-    return load_handler(WORKER.code_uri, WORKER.handler, "ocr_worker")
+    return load_handler(WORKER.handler)
 
 
 @pytest.fixture(scope="session")
 def dead_letter_handler(moto_server):
-    return load_handler(DEAD_LETTERS.code_uri, DEAD_LETTERS.handler, "ocr_dead_letters")
+    return load_handler(DEAD_LETTERS.handler)
 
 
 def _pump(aws: str, function: Any, handler: Any) -> QueuePump:
@@ -202,7 +203,7 @@ def test_an_event_for_a_deleted_item_is_a_no_op(api, ann, pump):
     upload(created, encode(text_image(["Gone"])))
     assert api.delete(f"/ocr/{created['item']['id']}", headers=ann).status_code == 204
     drain(pump)
-    assert list(LabelModel.scan()) == []
+    assert list(ImageItemModel.scan()) == []
     assert_error(api.get(f"/ocr/{created['item']['id']}", headers=ann), 404)
 
 
@@ -213,7 +214,7 @@ def test_a_worker_crash_is_retried_then_fails_the_item_and_dead_letters(api, ann
         attempts.append(1)
         raise RuntimeError("the model crashed")
 
-    crashing_worker = ImageJobWorker({"ocr": crashing})
+    crashing_worker = ImageJobWorker({Kind.OCR: crashing})
     pump = QueuePump(
         WORKER.queues[0], lambda event: crashing_worker.lambda_handler(event, LambdaContext("ocr")), aws, retry_delay=0
     )
@@ -248,8 +249,8 @@ def test_the_dead_letter_handler_fails_an_item_left_processing(api, ann, aws, de
 def _claim_then_die(event: dict[str, Any]) -> None:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-    from assisti_common.db import labels
-    from assisti_common.image_jobs import uploads_in
+    from assisti_common.db import image_items as labels
+    from assisti_common.image_jobs.events import uploads_in
 
     for raw in event["Records"]:
         for upload_ in uploads_in(SQSRecord(raw)):
@@ -317,6 +318,6 @@ def test_deleting_the_account_removes_items_and_uploads(api, ann, pump, aws):
     upload(created, encode(text_image(["Mine"])))
     drain(pump)
     assert api.delete("/me", headers=ann).status_code == 204
-    assert list(LabelModel.scan()) == []
+    assert list(ImageItemModel.scan()) == []
     listed = boto3.client("s3", endpoint_url=aws).list_objects_v2(Bucket=get_settings().uploads_bucket)
     assert listed.get("KeyCount", 0) == 0

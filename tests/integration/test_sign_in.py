@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from assisti_common.codes import address_id, password_guard_key
+from assisti_auth.codes import address_id, password_guard_key
 from assisti_common.db.models import PasswordGuardModel
 from assisti_common.keys import get_keyring
 from tests.conftest import ENUMERATION_FLOOR_MS

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from assisti_common.codes import Purpose, address_id, code_key
+from assisti_auth.codes import Purpose, address_id, code_key
 from assisti_common.db.models import AuthCodeModel, UserModel
 from assisti_common.db.users import find_user_by_email
 from assisti_common.keys import get_keyring
@@ -131,11 +131,11 @@ def test_resend_sends_a_new_code_that_voids_the_old_one(api, messages_for):
 
 
 def test_at_most_five_codes_an_hour_per_address(aws):
-    from assisti_common import codes
+    from assisti_auth import codes
+    from assisti_auth.settings import get_auth_settings
     from assisti_common.errors import TooManyRequests
-    from assisti_common.settings import get_settings
 
-    keyring, settings, start = get_keyring(), get_settings(), time.time()
+    keyring, settings, start = get_keyring(), get_auth_settings(), time.time()
     for attempt in range(5):
         codes.issue_code(
             keyring, settings, Purpose.RESET_PASSWORD, "kim@example.com", user_id=None, now=start + attempt * 61

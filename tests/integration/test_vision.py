@@ -20,7 +20,7 @@ WORKER = next(function for function in TEMPLATE.functions() if function.logical_
 
 @pytest.fixture(scope="session")
 def vision_handler(moto_server):
-    return load_handler(WORKER.code_uri, WORKER.handler, "vision_worker")
+    return load_handler(WORKER.handler)
 
 
 @pytest.fixture
@@ -89,7 +89,7 @@ def test_items_are_per_user_and_per_kind(api, ann, bo, pump):
 
 def road_sign_photo(gtsrb_id: int, index: int = 0) -> Image.Image:
     """A held-out synthetic photo of one sign (fonts, backgrounds and augmentation training never saw)."""
-    from functions.vision.training import augment, signs
+    from tools.road_signs import augment, signs
 
     class_index = next(position for position, sign in enumerate(signs.CATALOGUE) if sign.gtsrb_id == gtsrb_id)
     return augment.generate_photo(augment.HELDOUT, class_index, seed=777, index=index, output_size=160)

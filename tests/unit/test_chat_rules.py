@@ -5,12 +5,9 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from assisti_common.settings import Settings
+from assisti_chat import assistants, commands, prompt
+from assisti_chat.settings import ChatSettings
 from local.fake_llm import extractive_summary
-from local.functions import load_module
-from local.template import ROOT
-
-llm = load_module(ROOT / "functions" / "chat", "llm", "unit_chat")
 
 
 @pytest.mark.parametrize(
@@ -23,39 +20,39 @@ llm = load_module(ROOT / "functions" / "chat", "llm", "unit_chat")
     ],
 )
 def test_commands_are_parsed(text, expected):
-    command = llm.parse_command(text)
+    command = commands.parse_command(text)
     assert (command.name, command.args) == expected
 
 
 @pytest.mark.parametrize("text", ["hello", "/helpme", "/etc/passwd is a file", "what does /help do?", ""])
 def test_everything_else_goes_to_the_model(text):
-    assert llm.parse_command(text) is None
+    assert commands.parse_command(text) is None
 
 
 def test_system_prompt_has_the_assistant_language_and_instructions():
-    prompt = llm.system_prompt("language_tutor", "German", "Use short sentences.")
+    prompt = assistants.system_prompt("language_tutor", "German", "Use short sentences.")
     assert "German" in prompt and "Use short sentences." in prompt
-    assert "{language}" not in llm.system_prompt("general", None, "")
-    assert set(llm.ASSISTANTS) == {"general", "summarizer", "grammar", "language_tutor", "science", "coder"}
+    assert "{language}" not in assistants.system_prompt("general", None, "")
+    assert set(assistants.ASSISTANTS) == {"general", "summarizer", "grammar", "language_tutor", "science", "coder"}
 
 
 def test_history_keeps_the_newest_exchanges_that_fit_oldest_first():
-    exchanges = [llm.Exchange(f"q{index}", "a" * 400) for index in range(10)]  # newest first
-    kept = llm.fit_history(exchanges, budget_tokens=250)
+    exchanges = [prompt.Exchange(f"q{index}", "a" * 400) for index in range(10)]  # newest first
+    kept = prompt.fit_history(exchanges, budget_tokens=250)
     assert [exchange.message for exchange in kept] == ["q1", "q0"]
-    assert llm.fit_history(exchanges, budget_tokens=0) == []
-    assert len(llm.fit_history(exchanges, budget_tokens=10_000)) == 10
+    assert prompt.fit_history(exchanges, budget_tokens=0) == []
+    assert len(prompt.fit_history(exchanges, budget_tokens=10_000)) == 10
 
 
 def test_build_messages_alternates_roles():
-    messages = llm.build_messages("sys", [llm.Exchange("q", "a")], "now")
+    messages = prompt.build_messages("sys", [prompt.Exchange("q", "a")], "now")
     assert [m["role"] for m in messages] == ["system", "user", "assistant", "user"]
 
 
 def test_llm_timeouts_must_fit_under_api_gateway():
     with pytest.raises(ValidationError):
-        Settings(ASSISTI_LLM_TIMEOUT_SECONDS=10, ASSISTI_LLM_MAX_RETRIES=2)
-    assert Settings(ASSISTI_LLM_TIMEOUT_SECONDS=8, ASSISTI_LLM_MAX_RETRIES=2).llm_max_retries == 2
+        ChatSettings(ASSISTI_LLM_TIMEOUT_SECONDS=10, ASSISTI_LLM_MAX_RETRIES=2)
+    assert ChatSettings(ASSISTI_LLM_TIMEOUT_SECONDS=8, ASSISTI_LLM_MAX_RETRIES=2).llm_max_retries == 2
 
 
 def test_extractive_summary_keeps_the_central_sentences_in_order():

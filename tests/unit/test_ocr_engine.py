@@ -17,11 +17,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from local.functions import load_module
 from local.template import ROOT
 from tests.images import text_image
-
-OCR_DIR = ROOT / "functions" / "ocr"
 
 # Noise from easyocr's torch code: its DataLoader asks for pinned memory, its Reader quantisation call.
 pytestmark = [
@@ -32,26 +29,31 @@ pytestmark = [
 
 def model_dir() -> Path:
     """Where engine.MODEL_DIR points in this process."""
-    return Path(os.environ.get("ASSISTI_OCR_MODEL_DIR", OCR_DIR / "models"))
+    return Path(os.environ.get("ASSISTI_OCR_MODEL_DIR", ROOT / ".models" / "ocr"))
 
 
 @pytest.fixture(scope="module")
 def models() -> Path:
     """The exported models (a no-op when they are already up to date)."""
-    exporter = load_module(OCR_DIR, "export_models", "unit_ocr_export")
+    from tools.ocr_export import export_models as exporter
+
     assert exporter.export(model_dir()), "ONNX export failed its check against torch"
     return model_dir()
 
 
 @pytest.fixture(scope="module")
 def engine(models: Path) -> Any:
-    return load_module(OCR_DIR, "engine", "unit_ocr_engine")
+    from assisti_ocr_worker import engine
+
+    return engine
 
 
 @pytest.fixture(scope="module")
 def reader(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """easyocr's own English reader on CPU, unquantised, from the same packaged weights."""
-    load_module(OCR_DIR, "torchvision_shim", "unit_ocr_shim").install()
+    from tools.ocr_export import torchvision_shim
+
+    torchvision_shim.install()
     import easyocr
     import easyocr_en_models
 
@@ -156,22 +158,24 @@ def test_low_confidence_second_pass_matches_easyocr(engine: Any, reader: Any) ->
 
 def test_engine_imports_without_torch(models: Path) -> None:
     script = (
-        "import sys, engine\n"
+        "import sys\nfrom assisti_ocr_worker import engine\n"
         "loaded = sorted(m for m in sys.modules if m.split('.')[0] in {'torch', 'torchvision', 'easyocr'})\n"
         "assert not loaded, loaded\n"
         "import numpy as np\n"
         "assert engine.read_text(np.full((64, 64, 3), 255, np.uint8)) == []\n"
     )
     env = {**os.environ, "ASSISTI_OCR_MODEL_DIR": str(models)}
-    done = subprocess.run([sys.executable, "-c", script], cwd=OCR_DIR, env=env, capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
 
 
 def test_engine_without_models_says_how_to_export_them(tmp_path: Path) -> None:
     env = {**os.environ, "ASSISTI_OCR_MODEL_DIR": str(tmp_path)}
-    done = subprocess.run([sys.executable, "-c", "import engine"], cwd=OCR_DIR, env=env, capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-c", "import assisti_ocr_worker.engine"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
     assert done.returncode != 0
-    assert "python functions/ocr/export_models.py" in done.stderr
+    assert "make models" in done.stderr
 
 
 def test_exported_recogniser_accepts_different_widths(models: Path) -> None:

@@ -19,9 +19,9 @@ import onnxruntime
 import pytest
 from PIL import Image
 
-from functions.vision.training import augment, signs
+from tools.road_signs import augment, signs
 
-MODELS_DIR = Path(__file__).resolve().parents[2] / "functions" / "vision" / "models"
+MODELS_DIR = Path(__file__).resolve().parents[2] / "functions/vision/worker/assisti_vision_worker/models"
 ONNX_PATH = MODELS_DIR / "road_signs.onnx"
 LABELS_PATH = MODELS_DIR / "road_signs.json"
 MAX_MODEL_BYTES = 5 * 1024 * 1024
@@ -101,7 +101,7 @@ def test_label_file_describes_the_preprocessing_and_provenance(metadata: dict[st
     assert len(metadata["std"]) == 3
     assert all(value > 0 for value in metadata["std"])
     assert "not GTSRB" in metadata["source"]
-    assert metadata["training_command"].startswith(".venv/bin/python -m functions.vision.training.train")
+    assert metadata["training_command"].startswith(".venv/bin/python -m tools.road_signs.train")
     assert isinstance(metadata["seed"], int)
     assert metadata["onnx_sha256"] == hashlib.sha256(ONNX_PATH.read_bytes()).hexdigest()
 

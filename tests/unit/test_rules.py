@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from assisti_auth import schemas
+from assisti_auth.settings import AuthSettings as Settings
+from assisti_auth.throttle import lockout_seconds
 from assisti_common.pagination import InvalidCursor, decode_cursor, encode_cursor
-from assisti_common.settings import Settings
-from assisti_common.throttle import lockout_seconds
-from local.functions import load_module
-from local.template import ROOT
 
 KEY = b"h" * 32
-schemas = load_module(ROOT / "functions" / "auth", "schemas", "unit_auth")
 
 
 def test_lockout_doubles_after_the_free_failures_and_is_capped():

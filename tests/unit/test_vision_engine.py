@@ -8,6 +8,7 @@ exercised with a tiny model made here, with the same contract (input `image`, ou
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import subprocess
@@ -20,11 +21,9 @@ import pytest
 from PIL import Image
 from skimage import data as photos
 
-from local.functions import load_module
 from local.template import ROOT
 
-VISION_DIR = ROOT / "functions" / "vision"
-COMMITTED_DIR = VISION_DIR / "models"
+COMMITTED_DIR = ROOT / "functions" / "vision" / "worker" / "assisti_vision_worker" / "models"
 CLASSES_DOC = json.loads((COMMITTED_DIR / "imagenet_classes.json").read_text(encoding="utf-8"))
 CLASSES = CLASSES_DOC["classes"]
 GROUPS = {
@@ -110,7 +109,9 @@ def test_spot_checks(index: int, name: str, group: str | None) -> None:
 
 @pytest.fixture(scope="module")
 def exporter() -> Any:
-    return load_module(VISION_DIR, "export_animals", "unit_vision_export")
+    from tools.vision_export import export_animals
+
+    return export_animals
 
 
 @pytest.fixture(scope="module")
@@ -174,7 +175,8 @@ def engine(exported: Path, bundled_dir: Path) -> Any:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("ASSISTI_VISION_MODEL_DIR", str(exported))
         patch.setenv("ASSISTI_VISION_BUNDLED_DIR", str(bundled_dir))
-        return load_module(VISION_DIR, "engine", "unit_vision_engine")
+        # Imported once per process, as in a container; the settings above match the other tests'.
+        return importlib.import_module("assisti_vision_worker.engine")
 
 
 @pytest.fixture(scope="module")
@@ -335,7 +337,7 @@ def test_the_committed_road_sign_model_loads(engine: Any) -> None:
 
 def test_engine_imports_without_torch(exported: Path, bundled_dir: Path) -> None:
     script = (
-        "import sys, engine\n"
+        "import sys\nfrom assisti_vision_worker import engine\n"
         "heavy = {'torch', 'torchvision', 'efficientnet_lite_pytorch'}\n"
         "loaded = sorted(m for m in sys.modules if m.split('.')[0] in heavy)\n"
         "assert not loaded, loaded\n"
@@ -349,19 +351,19 @@ def test_engine_imports_without_torch(exported: Path, bundled_dir: Path) -> None
         "ASSISTI_VISION_BUNDLED_DIR": str(bundled_dir),
         "ASSISTI_VISION_THREADS": "1",
     }
-    done = subprocess.run([sys.executable, "-c", script], cwd=VISION_DIR, env=env, capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
 
 
 def import_engine(model_dir: Path, bundled_dir: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "ASSISTI_VISION_MODEL_DIR": str(model_dir), "ASSISTI_VISION_BUNDLED_DIR": str(bundled_dir)}
     return subprocess.run(
-        [sys.executable, "-c", "import engine"], cwd=VISION_DIR, env=env, capture_output=True, text=True
+        [sys.executable, "-c", "import assisti_vision_worker.engine"], cwd=ROOT, env=env, capture_output=True, text=True
     )
 
 
 def test_engine_without_models_says_how_to_make_them(tmp_path: Path, bundled_dir: Path, exported: Path) -> None:
     no_animals = import_engine(tmp_path, bundled_dir)
-    assert no_animals.returncode != 0 and "python functions/vision/export_animals.py" in no_animals.stderr
+    assert no_animals.returncode != 0 and "python -m tools.vision_export.export_animals" in no_animals.stderr
     no_signs = import_engine(exported, tmp_path)
     assert no_signs.returncode != 0 and "ModelsMissingError" in no_signs.stderr and "road_signs.onnx" in no_signs.stderr

@@ -2,37 +2,28 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import TYPE_CHECKING
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from assisti_common import aws
 from assisti_common.errors import DependencyUnavailable
 from assisti_common.observability import logger, metrics
-from assisti_common.settings import get_settings
 
 if TYPE_CHECKING:
     from mypy_boto3_sesv2 import SESV2Client
 
 
-@lru_cache(maxsize=1)
 def _client() -> SESV2Client:
-    settings = get_settings()
-    return boto3.client(
-        "sesv2",
-        region_name=settings.aws_region,
-        endpoint_url=settings.aws_endpoint_url,
-        config=Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 3, "mode": "standard"}),
-    )
+    ses: SESV2Client = aws.client("sesv2")
+    return ses
 
 
-def send_email(to: str, subject: str, text: str, kind: str) -> None:
+def send_email(sender: str, to: str, subject: str, text: str, kind: str) -> None:
     """`kind` names the message for logs and metrics; the body itself is never logged."""
     try:
         _client().send_email(
-            FromEmailAddress=get_settings().sender_email,
+            FromEmailAddress=sender,
             Destination={"ToAddresses": [to]},
             Content={"Simple": {"Subject": {"Data": subject}, "Body": {"Text": {"Data": text}}}},
         )

@@ -4,7 +4,6 @@ dependency and the Lambda entry point (Mangum inside Powertools' logger, tracer 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Annotated, Any, cast
 
 from aws_lambda_powertools.logging import correlation_paths
@@ -20,6 +19,7 @@ from assisti_common.db import sessions
 from assisti_common.errors import AppError, NotAuthenticated, error_body
 from assisti_common.keys import get_keyring
 from assisti_common.observability import logger, metrics, tracer
+from assisti_common.principal import Principal
 from assisti_common.settings import get_settings
 from assisti_common.tokens import verify_access_token
 
@@ -120,14 +120,6 @@ def lambda_handler(app: FastAPI) -> Callable[[dict[str, Any], Any], dict[str, An
                 metrics.clear_metrics()
 
     return cast(Callable[[dict[str, Any], Any], dict[str, Any]], handler)
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Who is calling: the token's user and the session it belongs to."""
-
-    user_id: str
-    session_id: str
 
 
 _bearer = HTTPBearer(auto_error=False, description="The access token from sign-in.")

@@ -5,12 +5,15 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from assisti_common.errors import AppError
+from assisti_common.keys import get_keyring
 from assisti_common.security import constant_time_equal, keyed_hash
 
 MAX_CURSOR_LENGTH = 2048
+T = TypeVar("T")
 
 
 class InvalidCursor(AppError):
@@ -43,3 +46,14 @@ def decode_cursor(hash_key: bytes, scope: str, cursor: str | None) -> dict[str, 
     if not isinstance(value, dict):
         raise InvalidCursor()
     return value
+
+
+Page = tuple[list[T], str | None]
+
+
+def paginate(scope: str, cursor: str | None, fetch: Callable[[dict[str, Any] | None], tuple[list[T], Any]]) -> Page[T]:
+    """One page of a list: decodes the caller's cursor for `scope`, fetches from that key, and
+    encodes the next one. Every list endpoint pages through here."""
+    hash_key = get_keyring().hash_key
+    items, last_key = fetch(decode_cursor(hash_key, scope, cursor))
+    return items, encode_cursor(hash_key, scope, last_key)

@@ -169,12 +169,12 @@ class UsageModel(Model):
     ttl = TTLAttribute(null=True)
 
 
-class LabelModel(Model):
-    """An image job (OCR, animals, road signs) and its label. One user's items of one kind are one
+class ImageItemModel(Model):
+    """An image job (OCR, animals, road signs) and its result. One user's items of one kind are one
     partition, newest first; the worker finds an item from its S3 key, which names the same keys."""
 
     class Meta(TableMeta):
-        table_name = _settings.labels_table
+        table_name = _settings.image_items_table
 
     partition = UnicodeAttribute(hash_key=True)  # "{owner_id}#{kind}"
     item_id = UnicodeAttribute(range_key=True)  # UUIDv7
@@ -184,7 +184,7 @@ class LabelModel(Model):
     status = UnicodeAttribute()  # awaiting_upload | processing | done | failed
     label = UnicodeAttribute(null=True)
     confidence = NumberAttribute(null=True)
-    result = JSONAttribute(null=True)  # kind-specific detail: OCR lines, vision predictions
+    result = JSONAttribute(null=True)  # the kind's typed result (image_jobs.kinds), as JSON
     error_code = UnicodeAttribute(null=True)
     error_message = UnicodeAttribute(null=True)
     claim = UnicodeAttribute(null=True)  # which delivery is processing it: only that one may finish it

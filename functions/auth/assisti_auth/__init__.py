@@ -1,0 +1,1 @@
+"""The auth function (zip): accounts, emailed codes, tokens, the profile and staff tools."""

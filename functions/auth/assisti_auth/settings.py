@@ -1,0 +1,33 @@
+"""The auth function's own settings: emailed codes, refresh tokens, password throttling, the sender."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+
+from assisti_common.settings import FunctionSettings, load_settings
+
+
+class AuthSettings(FunctionSettings):
+    # The From address of every email; SES must have it verified (template parameter SenderEmail).
+    sender_email: str = Field("no-reply@assisti.local", validation_alias="ASSISTI_SENDER_EMAIL")
+    refresh_token_days: int = Field(30, ge=1, le=30, validation_alias="ASSISTI_REFRESH_TOKEN_DAYS")
+
+    code_seconds: int = Field(600, ge=60, le=600, validation_alias="ASSISTI_CODE_SECONDS")
+    code_max_attempts: int = Field(5, ge=1, le=5, validation_alias="ASSISTI_CODE_MAX_ATTEMPTS")
+    code_resend_seconds: int = Field(60, ge=0, validation_alias="ASSISTI_CODE_RESEND_SECONDS")
+    code_sends_per_hour: int = Field(5, ge=1, validation_alias="ASSISTI_CODE_SENDS_PER_HOUR")
+
+    # Wrong passwords: after `free` failures each try waits twice as long, capped so that a
+    # stranger can delay the owner's password sign-in by at most `max` seconds (codes still work).
+    password_failures_free: int = Field(5, ge=1, validation_alias="ASSISTI_PASSWORD_FAILURES_FREE")
+    password_lockout_max_seconds: int = Field(900, ge=1, validation_alias="ASSISTI_PASSWORD_LOCKOUT_MAX_SECONDS")
+
+    # Endpoints that must not reveal whether an account exists answer no sooner than this.
+    enumeration_floor_ms: int = Field(400, ge=0, validation_alias="ASSISTI_ENUMERATION_FLOOR_MS")
+
+
+@lru_cache(maxsize=1)
+def get_auth_settings() -> AuthSettings:
+    return load_settings(AuthSettings)

@@ -1,0 +1,1 @@
+"""The chat function (zip): categories, messages and LLM answers through the openai SDK."""

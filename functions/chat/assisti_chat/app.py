@@ -1,0 +1,130 @@
+"""The chat function: routes only. Every route needs a valid access token."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+
+from assisti_chat import service
+from assisti_chat.schemas import (
+    CategoryIn,
+    CategoryOut,
+    CategoryPageOut,
+    CategoryPatchIn,
+    ErrorOut,
+    MessageIn,
+    MessageOut,
+    MessagePageOut,
+    QuotaOut,
+    UsageCountOut,
+    UsageOut,
+)
+from assisti_common.db.models import CategoryModel, MessageModel
+from assisti_common.http import CurrentPrincipal, create_app, lambda_handler
+
+categories = APIRouter(prefix="/categories", tags=["categories"])
+messages = APIRouter(prefix="/categories/{category_id}/messages", tags=["messages"])
+me = APIRouter(prefix="/me", tags=["usage"])
+
+Limit = Annotated[int, Query(ge=1, le=100)]
+Cursor = Annotated[str | None, Query(max_length=2048)]
+
+
+def _category_out(category: CategoryModel) -> CategoryOut:
+    return CategoryOut(
+        id=category.category_id,
+        name=category.name,
+        assistant=category.assistant,
+        language=category.language,
+        instructions=category.instructions,
+        created_at=category.created_at,
+        updated_at=category.updated_at,
+    )
+
+
+def _message_out(message: MessageModel) -> MessageOut:
+    error = ErrorOut(code=message.error_code, message=message.error_message or "") if message.error_code else None
+    return MessageOut(
+        id=message.message_id,
+        category_id=message.category_id,
+        message=message.message,
+        answer=message.answer,
+        status=message.status,
+        kind=message.kind,
+        model=message.model,  # type: ignore[arg-type]
+        usage=UsageCountOut(prompt_tokens=int(message.prompt_tokens), completion_tokens=int(message.completion_tokens)),
+        latency_ms=int(message.latency_ms) if message.latency_ms is not None else None,
+        created_at=message.created_at,
+        error=error if message.status == "failed" else None,
+    )
+
+
+@categories.post("", status_code=status.HTTP_201_CREATED, response_model=CategoryOut)
+def create_category(principal: CurrentPrincipal, body: CategoryIn) -> CategoryOut:
+    return _category_out(
+        service.create_category(principal, body.name, body.assistant, body.language, body.instructions)
+    )
+
+
+@categories.get("", response_model=CategoryPageOut)
+def list_categories(principal: CurrentPrincipal, limit: Limit = 20, cursor: Cursor = None) -> CategoryPageOut:
+    items, next_cursor = service.list_categories(principal, limit, cursor)
+    return CategoryPageOut(categories=[_category_out(item) for item in items], next_cursor=next_cursor)
+
+
+@categories.get("/{category_id}", response_model=CategoryOut)
+def get_category(principal: CurrentPrincipal, category_id: str) -> CategoryOut:
+    return _category_out(service.get_category(principal, category_id))
+
+
+@categories.patch("/{category_id}", response_model=CategoryOut)
+def patch_category(principal: CurrentPrincipal, category_id: str, body: CategoryPatchIn) -> CategoryOut:
+    return _category_out(service.update_category(principal, category_id, body.changes()))
+
+
+@categories.delete("/{category_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_category(principal: CurrentPrincipal, category_id: str) -> None:
+    service.delete_category(principal, category_id)
+
+
+@messages.post("", status_code=status.HTTP_201_CREATED, response_model=MessageOut)
+def send_message(principal: CurrentPrincipal, category_id: str, body: MessageIn) -> MessageOut:
+    return _message_out(service.send_message(principal, category_id, body.message))
+
+
+@messages.get("", response_model=MessagePageOut)
+def list_messages(
+    principal: CurrentPrincipal, category_id: str, limit: Limit = 50, cursor: Cursor = None
+) -> MessagePageOut:
+    items, next_cursor = service.list_messages(principal, category_id, limit, cursor)
+    return MessagePageOut(messages=[_message_out(item) for item in items], next_cursor=next_cursor)
+
+
+@messages.delete("/{message_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_message(principal: CurrentPrincipal, category_id: str, message_id: str) -> None:
+    service.delete_message(principal, category_id, message_id)
+
+
+@messages.post("/{message_id}/retry", response_model=MessageOut)
+def retry_message(principal: CurrentPrincipal, category_id: str, message_id: str) -> MessageOut:
+    return _message_out(service.retry_message(principal, category_id, message_id))
+
+
+@me.get("/usage", response_model=UsageOut)
+def get_usage(principal: CurrentPrincipal) -> UsageOut:
+    today = service.get_usage(principal)
+    return UsageOut(
+        date=today.day,
+        messages=QuotaOut(used=today.messages, limit=today.message_limit),
+        tokens=QuotaOut(used=today.tokens, limit=today.token_limit),
+        resets_at=today.resets_at,
+    )
+
+
+app = create_app(
+    "Assisti chat",
+    "Chatrooms ('categories') and messages answered by an OpenAI-compatible LLM, with fast-path commands.",
+    [categories, messages, me],
+)
+handler = lambda_handler(app)

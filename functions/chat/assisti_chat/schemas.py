@@ -1,0 +1,108 @@
+"""Chat request and response bodies, with bounded fields."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from assisti_chat.assistants import ASSISTANTS
+from assisti_chat.settings import get_chat_settings
+
+AssistantName = Literal["general", "summarizer", "grammar", "language_tutor", "science", "coder"]
+assert set(AssistantName.__args__) == set(ASSISTANTS)  # type: ignore[attr-defined]
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Language = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=40)]
+Instructions = Annotated[str, StringConstraints(max_length=2000)]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CategoryIn(Body):
+    name: Name
+    assistant: AssistantName = "general"
+    language: Language | None = None
+    instructions: Instructions = ""
+
+
+class CategoryPatchIn(Body):
+    name: Name | None = None
+    assistant: AssistantName | None = None
+    language: Language | None = None
+    instructions: Instructions | None = None
+
+    def changes(self) -> dict[str, Any]:
+        return self.model_dump(exclude_unset=True, exclude_none=True)
+
+
+class MessageIn(Body):
+    message: str = Field(description="The user's message, or a command such as /help.")
+
+    @model_validator(mode="after")
+    def _bounded(self) -> MessageIn:
+        if not self.message.strip():
+            raise ValueError("the message is empty")
+        limit = get_chat_settings().chat_max_message_chars
+        if len(self.message) > limit:
+            raise ValueError(f"the message is over {limit} characters")
+        return self
+
+
+class CategoryOut(BaseModel):
+    id: str
+    name: str
+    assistant: str
+    language: str | None
+    instructions: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class CategoryPageOut(BaseModel):
+    categories: list[CategoryOut]
+    next_cursor: str | None
+
+
+class UsageCountOut(BaseModel):
+    prompt_tokens: int
+    completion_tokens: int
+
+
+class ErrorOut(BaseModel):
+    code: str
+    message: str
+
+
+class MessageOut(BaseModel):
+    id: str
+    category_id: str
+    message: str
+    answer: str | None
+    status: Literal["pending", "answered", "failed"]
+    kind: Literal["llm", "command"]
+    model: str | None
+    usage: UsageCountOut
+    latency_ms: int | None
+    created_at: datetime
+    error: ErrorOut | None = Field(None, description="Why the answer failed; retry it with POST …/retry.")
+
+
+class MessagePageOut(BaseModel):
+    messages: list[MessageOut]
+    next_cursor: str | None
+
+
+class QuotaOut(BaseModel):
+    used: int
+    limit: int
+
+
+class UsageOut(BaseModel):
+    date: str
+    messages: QuotaOut
+    tokens: QuotaOut
+    resets_at: datetime

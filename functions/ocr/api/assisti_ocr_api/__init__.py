@@ -1,0 +1,1 @@
+"""The OCR API function (zip): the OCR item routes. No model, no engine: the worker reads the text."""

@@ -1,0 +1,1 @@
+"""The vision worker (container image): the animal and road-sign classifiers on onnxruntime."""

@@ -1,0 +1,34 @@
+"""The vision worker's entry point (one container image for both kinds): animals and road signs.
+
+Both models load when `engine` is imported, once per container; the shared ImageJobWorker does the
+claiming, checking, retries and state transitions, exactly as for OCR.
+"""
+
+from __future__ import annotations
+
+from PIL import Image
+
+from assisti_common.image_jobs.kinds import AnimalResult, Kind, RoadSignResult
+from assisti_common.image_jobs.worker import ImageJobWorker, JobResult
+from assisti_vision_worker import engine, labels
+from assisti_vision_worker.settings import get_vision_settings
+
+TOP_K = 5
+
+
+def classify_animal(image: Image.Image) -> JobResult:
+    decision = labels.animal_label(engine.ANIMALS.top_k(image, TOP_K), get_vision_settings().animal_min_confidence)
+    return JobResult(
+        decision.label, decision.confidence, AnimalResult(predictions=decision.predictions, group=decision.group)
+    )
+
+
+def classify_road_sign(image: Image.Image) -> JobResult:
+    decision = labels.road_sign_label(
+        engine.ROAD_SIGNS.top_k(image, TOP_K), get_vision_settings().road_sign_min_confidence
+    )
+    return JobResult(decision.label, decision.confidence, RoadSignResult(predictions=decision.predictions))
+
+
+worker = ImageJobWorker({Kind.ANIMALS: classify_animal, Kind.ROAD_SIGNS: classify_road_sign})
+handler = worker.lambda_handler

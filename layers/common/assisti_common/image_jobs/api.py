@@ -1,0 +1,135 @@
+"""The HTTP routes every image kind shares: create with a presigned upload, get (long-poll), list,
+rename, delete. Each kind's output is the common item fields plus its typed result (kinds.py)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal, cast
+
+from fastapi import APIRouter, Query, status
+from pydantic import BaseModel, ConfigDict, StringConstraints, create_model
+
+from assisti_common.db.models import ImageItemModel
+from assisti_common.http import CurrentPrincipal
+from assisti_common.image_jobs import items
+from assisti_common.image_jobs.kinds import KINDS, Kind
+from assisti_common.image_jobs.storage import IMAGE_TYPES
+
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+ContentType = Literal["image/jpeg", "image/png", "image/webp", "image/bmp", "image/tiff"]
+assert set(ContentType.__args__) == set(IMAGE_TYPES)  # type: ignore[attr-defined]
+
+
+class CreateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    title: Title
+    content_type: ContentType = "image/jpeg"
+
+
+class RenameIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    title: Title
+
+
+class ErrorOut(BaseModel):
+    code: str
+    message: str
+
+
+class ImageItemOut(BaseModel):
+    id: str
+    title: str
+    status: Literal["awaiting_upload", "processing", "done", "failed"]
+    label: str | None
+    confidence: float | None
+    error: ErrorOut | None
+    image_url: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class UploadOut(BaseModel):
+    url: str
+    fields: dict[str, str]
+    expires_at: datetime
+    max_bytes: int
+
+
+def _model_name(kind: Kind, suffix: str) -> str:
+    return "".join(part.capitalize() for part in kind.split("_")) + suffix
+
+
+def image_job_router(kind: Kind) -> APIRouter:
+    """The five routes of one image kind, its output the common fields plus the kind's result."""
+    spec = KINDS[kind]
+    tag = spec.title
+    router = APIRouter(prefix=spec.path, tags=[tag])
+    bases: tuple[type[BaseModel], ...] = (ImageItemOut, spec.result)
+    item_model = cast(type[BaseModel], create_model(_model_name(kind, "ItemOut"), __base__=bases))
+    created_model: type[BaseModel] = create_model(  # type: ignore[call-overload]
+        _model_name(kind, "CreatedOut"), item=(item_model, ...), upload=(UploadOut, ...)
+    )
+    page_model: type[BaseModel] = create_model(  # type: ignore[call-overload]
+        _model_name(kind, "PageOut"),
+        items=(list[item_model], ...),  # type: ignore[valid-type]
+        next_cursor=(str | None, ...),
+    )
+
+    def to_out(item: ImageItemModel) -> BaseModel:
+        fields: dict[str, Any] = {
+            "id": item.item_id,
+            "title": item.title,
+            "status": item.status,
+            "label": item.label,
+            "confidence": float(item.confidence) if item.confidence is not None else None,
+            "error": {"code": item.error_code, "message": item.error_message or ""} if item.error_code else None,
+            "image_url": items.image_url(item),
+            "created_at": item.created_at,
+            "updated_at": item.updated_at,
+        }
+        result = spec.result.model_validate(item.result or {})
+        out: BaseModel = item_model.model_validate({**fields, **result.model_dump()})
+        return out
+
+    @router.post(
+        "",
+        status_code=status.HTTP_201_CREATED,
+        response_model=created_model,
+        summary=f"Create a {tag} item and get its presigned upload",
+    )
+    def create(principal: CurrentPrincipal, body: CreateIn) -> Any:
+        created = items.create(principal, kind, body.title, body.content_type)
+        upload = created.upload
+        return created_model(
+            item=to_out(created.item),
+            upload=UploadOut(
+                url=upload.url, fields=upload.fields, expires_at=upload.expires_at, max_bytes=upload.max_bytes
+            ),
+        )
+
+    @router.get("/{item_id}", response_model=item_model, summary=f"One {tag} item; ?wait=N long-polls")
+    def get(
+        principal: CurrentPrincipal,
+        item_id: str,
+        wait: Annotated[int, Query(ge=0, le=items.MAX_WAIT_SECONDS)] = 0,
+    ) -> Any:
+        return to_out(items.get(principal, kind, item_id, wait))
+
+    @router.get("", response_model=page_model, summary=f"Your {tag} items, newest first")
+    def list_items(
+        principal: CurrentPrincipal,
+        limit: Annotated[int, Query(ge=1, le=100)] = 20,
+        cursor: Annotated[str | None, Query(max_length=2048)] = None,
+    ) -> Any:
+        found, next_cursor = items.list_items(principal, kind, limit, cursor)
+        return page_model(items=[to_out(item) for item in found], next_cursor=next_cursor)
+
+    @router.patch("/{item_id}", response_model=item_model, summary=f"Rename a {tag} item")
+    def rename(principal: CurrentPrincipal, item_id: str, body: RenameIn) -> Any:
+        return to_out(items.rename(principal, kind, item_id, body.title))
+
+    @router.delete("/{item_id}", status_code=status.HTTP_204_NO_CONTENT, summary=f"Delete a {tag} item and its image")
+    def delete(principal: CurrentPrincipal, item_id: str) -> None:
+        items.delete(principal, kind, item_id)
+
+    return router

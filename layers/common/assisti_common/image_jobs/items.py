@@ -1,0 +1,84 @@
+"""Image items (OCR, animals, road signs): the rules every kind shares. Knows nothing of HTTP."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from assisti_common.db import image_items
+from assisti_common.db.models import ImageItemModel
+from assisti_common.errors import NotFound
+from assisti_common.image_jobs import storage
+from assisti_common.image_jobs.kinds import Kind
+from assisti_common.pagination import Page, paginate
+from assisti_common.principal import Principal
+
+MAX_WAIT_SECONDS = 20
+
+
+@dataclass(frozen=True)
+class CreatedItem:
+    item: ImageItemModel
+    upload: storage.PresignedUpload
+
+
+def image_key(item: ImageItemModel) -> storage.ImageKey:
+    return storage.ImageKey(item.kind, item.owner_id, item.item_id)
+
+
+def _own(principal: Principal, kind: Kind, item_id: str) -> ImageItemModel:
+    item = image_items.get_item(principal.user_id, kind, item_id)
+    if item is None:
+        raise NotFound("No such item.")
+    return item
+
+
+def create(principal: Principal, kind: Kind, title: str, content_type: str) -> CreatedItem:
+    item = image_items.create_item(principal.user_id, kind, title)
+    return CreatedItem(item, storage.presigned_upload(image_key(item), content_type))
+
+
+def get(principal: Principal, kind: Kind, item_id: str, wait_seconds: float = 0) -> ImageItemModel:
+    """With wait_seconds, long-polls until the item is done or failed (or the wait is over)."""
+    item = _own(principal, kind, item_id)
+    deadline = time.monotonic() + min(wait_seconds, MAX_WAIT_SECONDS)
+    pause = 0.2
+    while item.status not in image_items.TERMINAL and time.monotonic() < deadline:
+        time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+        pause = min(pause * 1.5, 1.0)
+        item = _own(principal, kind, item_id)
+    return item
+
+
+def image_url(item: ImageItemModel) -> str | None:
+    """A short-lived link to the image, once there is one."""
+    return None if item.status == image_items.AWAITING_UPLOAD else storage.presigned_download(image_key(item))
+
+
+def list_items(principal: Principal, kind: Kind, limit: int, cursor: str | None) -> Page[ImageItemModel]:
+    return paginate(
+        f"images:{kind}:{principal.user_id}",
+        cursor,
+        lambda start: image_items.list_items(principal.user_id, kind, limit, start),
+    )
+
+
+def rename(principal: Principal, kind: Kind, item_id: str, title: str) -> ImageItemModel:
+    if not image_items.rename(_own(principal, kind, item_id), title):
+        raise NotFound("No such item.")
+    return _own(principal, kind, item_id)
+
+
+def delete(principal: Principal, kind: Kind, item_id: str) -> None:
+    """The image first, then the item: a failure part-way leaves the item to delete again."""
+    item = _own(principal, kind, item_id)
+    storage.delete_object(image_key(item))
+    image_items.delete_item(item.owner_id, kind, item.item_id)
+
+
+def purge_user_items(owner_id: str) -> None:
+    """Every image item of the user, with its uploaded object (each image deleted first)."""
+    for kind in Kind:
+        for item in image_items.all_items(owner_id, kind):
+            storage.delete_object(image_key(item))
+            image_items.delete_item(owner_id, kind, item.item_id)

@@ -1,0 +1,19 @@
+"""How every worker engine opens an ONNX model: one place for onnxruntime's session options.
+
+Only the worker images install onnxruntime; nothing on an API path imports this module.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+def inference_session(path: Path, threads: int = 0) -> Any:
+    """A CPU session with every graph optimisation; `threads` intra-op threads (0: onnxruntime's choice)."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.intra_op_num_threads = threads
+    return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])

@@ -1,0 +1,24 @@
+"""Settings of the image pipeline: the API functions and the workers read these; others never do."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+
+from assisti_common.settings import FunctionSettings, load_settings
+
+
+class ImageSettings(FunctionSettings):
+    # The presigned upload, and the checks the worker repeats.
+    upload_max_bytes: int = Field(10 * 1024 * 1024, ge=1024, validation_alias="ASSISTI_UPLOAD_MAX_BYTES")
+    upload_url_seconds: int = Field(900, ge=60, le=3600, validation_alias="ASSISTI_UPLOAD_URL_SECONDS")
+    image_url_seconds: int = Field(300, ge=30, le=3600, validation_alias="ASSISTI_IMAGE_URL_SECONDS")
+    max_image_pixels: int = Field(40_000_000, ge=10_000, validation_alias="ASSISTI_MAX_IMAGE_PIXELS")
+    # Must equal the queue's redrive maxReceiveCount: the last try marks the item failed.
+    worker_max_receives: int = Field(3, ge=1, validation_alias="ASSISTI_WORKER_MAX_RECEIVES")
+
+
+@lru_cache(maxsize=1)
+def get_image_settings() -> ImageSettings:
+    return load_settings(ImageSettings)

@@ -1,0 +1,90 @@
+"""S3 for image jobs: the key layout, the upload policy (presigned POST), presigned downloads, reads, deletes."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from assisti_common import aws
+from assisti_common.image_jobs.settings import get_image_settings
+from assisti_common.settings import get_settings
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+# The image types an upload may declare; the worker checks the real content again.
+IMAGE_TYPES = {
+    "image/jpeg": "JPEG",
+    "image/png": "PNG",
+    "image/webp": "WEBP",
+    "image/bmp": "BMP",
+    "image/tiff": "TIFF",
+}
+_KEY = re.compile(r"^uploads/(?P<kind>[a-z_]+)/(?P<owner>[0-9a-f-]{36})/(?P<item>[0-9a-f-]{36})$")
+
+
+@dataclass(frozen=True)
+class ImageKey:
+    kind: str
+    owner_id: str
+    item_id: str
+
+    def __str__(self) -> str:
+        return f"uploads/{self.kind}/{self.owner_id}/{self.item_id}"
+
+    @classmethod
+    def parse(cls, key: str) -> ImageKey | None:
+        found = _KEY.match(key)
+        return cls(found["kind"], found["owner"], found["item"]) if found else None
+
+
+@dataclass(frozen=True)
+class PresignedUpload:
+    url: str
+    fields: dict[str, str]
+    expires_at: datetime
+    max_bytes: int
+
+
+def s3() -> S3Client:
+    client: S3Client = aws.client("s3", read_timeout=10, signature_version="s3v4")
+    return client
+
+
+def presigned_upload(key: ImageKey, content_type: str) -> PresignedUpload:
+    """A POST policy that binds the key, the size range and the exact content type."""
+    settings = get_image_settings()
+    post: dict[str, Any] = s3().generate_presigned_post(
+        Bucket=get_settings().uploads_bucket,
+        Key=str(key),
+        Fields={"Content-Type": content_type},
+        Conditions=[
+            {"Content-Type": content_type},
+            ["content-length-range", 1, settings.upload_max_bytes],
+        ],
+        ExpiresIn=settings.upload_url_seconds,
+    )
+    expires_at = datetime.now(UTC) + timedelta(seconds=settings.upload_url_seconds)
+    return PresignedUpload(post["url"], dict(post["fields"]), expires_at, settings.upload_max_bytes)
+
+
+def presigned_download(key: ImageKey) -> str:
+    url: str = s3().generate_presigned_url(
+        "get_object",
+        Params={"Bucket": get_settings().uploads_bucket, "Key": str(key)},
+        ExpiresIn=get_image_settings().image_url_seconds,
+    )
+    return url
+
+
+def read_object(bucket: str, key: str, max_bytes: int) -> bytes:
+    """Reads at most max_bytes + 1 bytes, so an oversized object is seen without loading it all."""
+    body = s3().get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{max_bytes}")["Body"]
+    data: bytes = body.read()
+    return data
+
+
+def delete_object(key: ImageKey) -> None:
+    s3().delete_object(Bucket=get_settings().uploads_bucket, Key=str(key))

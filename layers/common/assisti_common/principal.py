@@ -1,0 +1,13 @@
+"""Who is calling: what every service takes instead of a request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The token's user and the session it belongs to."""
+
+    user_id: str
+    session_id: str
