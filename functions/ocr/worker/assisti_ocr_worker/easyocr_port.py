@@ -3,12 +3,9 @@
 The neural networks are passed in as callables (``engine.py`` runs the ONNX exports on onnxruntime);
 everything around them is easyocr's own code, so results match easyocr's:
 
-- Reused as is: ``easyocr/imgproc.py`` (``resize_aspect_ratio``, ``normalizeMeanVariance``) and
-  ``easyocr/craft_utils.py`` (``getDetBoxes``, ``adjustResultCoordinates``) import only numpy, cv2,
-  scipy and scikit-image. They are loaded straight from the installed easyocr package's files, without
-  executing ``easyocr/__init__.py`` (which imports torch). easyocr is installed with ``--no-deps``.
-- Ported (below): the parts that live in modules importing torch (``easyocr/utils.py``,
-  ``easyocr/recognition.py``, ``easyocr/detection.py``, ``easyocr/easyocr.py``).
+- Ported (below): the code paths ``readtext`` takes from ``easyocr/imgproc.py``, ``easyocr/craft_utils.py``,
+  ``easyocr/utils.py``, ``easyocr/recognition.py``, ``easyocr/detection.py`` and ``easyocr/easyocr.py``.
+  The worker needs neither easyocr nor torch, scipy or scikit-image: numpy, OpenCV and Pillow only.
 
 Portions of this file are copied from, or are numpy translations of, EasyOCR 1.7.2
 (https://github.com/JaidedAI/EasyOCR), Copyright (c) JaidedAI, licensed under the Apache License,
@@ -19,11 +16,8 @@ and only the code paths ``readtext`` takes with its defaults on CPU (greedy deco
 
 from __future__ import annotations
 
-import importlib.util
 import math
 from collections.abc import Callable, Sequence
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import cv2
@@ -53,31 +47,87 @@ ADJUST_CONTRAST = 0.5
 IMG_H = 64
 
 
-def _easyocr_file(name: str) -> Path:
-    """The path of a file inside the installed easyocr package, found without importing easyocr."""
-    spec = importlib.util.find_spec("easyocr")
-    if spec is None or not spec.submodule_search_locations:
-        raise ImportError("easyocr is not installed (pip install --no-deps easyocr==1.7.2)")
-    for location in spec.submodule_search_locations:
-        candidate = Path(location) / name
-        if candidate.is_file():
-            return candidate
-    raise ImportError(f"easyocr/{name} not found in {list(spec.submodule_search_locations)}")
+# --- easyocr/imgproc.py ----------------------------------------------------------------------------
 
 
-def _load_easyocr_module(name: str) -> ModuleType:
-    """Executes one of easyocr's torch-free modules on its own, as ``_easyocr_<name>``."""
-    path = _easyocr_file(f"{name}.py")
-    spec = importlib.util.spec_from_file_location(f"_easyocr_{name}", path)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load {path}")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def normalize_mean_variance(image: NDArray[Any]) -> NDArray[np.float32]:
+    """imgproc.normalizeMeanVariance with its defaults (ImageNet's mean and variance, RGB)."""
+    normalised = image.copy().astype(np.float32)
+    normalised -= np.array([0.485 * 255.0, 0.456 * 255.0, 0.406 * 255.0], dtype=np.float32)
+    normalised /= np.array([0.229 * 255.0, 0.224 * 255.0, 0.225 * 255.0], dtype=np.float32)
+    return normalised
 
 
-imgproc = _load_easyocr_module("imgproc")
-craft_utils = _load_easyocr_module("craft_utils")
+def resize_aspect_ratio(
+    image: NDArray[np.uint8], square_size: int, interpolation: int, mag_ratio: float = 1
+) -> tuple[NDArray[np.float32], float]:
+    """imgproc.resize_aspect_ratio: the longer side scaled to at most square_size, padded to multiples of 32."""
+    height, width, channels = image.shape
+    target_size = min(mag_ratio * max(height, width), square_size)
+    ratio = target_size / max(height, width)
+    target_h, target_w = int(height * ratio), int(width * ratio)
+    resized_image = cv2.resize(image, (target_w, target_h), interpolation=interpolation)
+    padded_h = target_h + (32 - target_h % 32) % 32
+    padded_w = target_w + (32 - target_w % 32) % 32
+    canvas = np.zeros((padded_h, padded_w, channels), dtype=np.float32)
+    canvas[0:target_h, 0:target_w, :] = resized_image
+    return canvas, ratio
+
+
+# --- easyocr/craft_utils.py (poly=False, estimate_num_chars=False: readtext's path) ---------------------
+
+
+def get_det_boxes(
+    textmap: NDArray[np.float32],
+    linkmap: NDArray[np.float32],
+    text_threshold: float,
+    link_threshold: float,
+    low_text: float,
+) -> list[NDArray[np.float32]]:
+    """craft_utils.getDetBoxes_core: connected regions of the score maps, each as a clockwise box."""
+    img_h, img_w = textmap.shape
+    _, text_score = cv2.threshold(textmap, low_text, 1, 0)
+    _, link_score = cv2.threshold(linkmap, link_threshold, 1, 0)
+    combined = np.clip(text_score + link_score, 0, 1)
+    count, labels, stats, _centroids = cv2.connectedComponentsWithStats(combined.astype(np.uint8), connectivity=4)
+    boxes = []
+    for k in range(1, count):
+        size = stats[k, cv2.CC_STAT_AREA]
+        if size < 10 or np.max(textmap[labels == k]) < text_threshold:
+            continue
+        segmap = np.zeros(textmap.shape, dtype=np.uint8)
+        segmap[labels == k] = 255
+        segmap[np.logical_and(link_score == 1, text_score == 0)] = 0  # remove the link area
+        x, y = stats[k, cv2.CC_STAT_LEFT], stats[k, cv2.CC_STAT_TOP]
+        w, h = stats[k, cv2.CC_STAT_WIDTH], stats[k, cv2.CC_STAT_HEIGHT]
+        niter = int(math.sqrt(size * min(w, h) / (w * h)) * 2)
+        sx, ex, sy, ey = (
+            max(0, x - niter),
+            min(img_w, x + w + niter + 1),
+            max(0, y - niter),
+            min(img_h, y + h + niter + 1),
+        )
+        kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (1 + niter, 1 + niter))
+        segmap[sy:ey, sx:ex] = cv2.dilate(segmap[sy:ey, sx:ex], kernel)
+        contours = np.roll(np.array(np.where(segmap != 0)), 1, axis=0).transpose().reshape(-1, 2)
+        box = cv2.boxPoints(cv2.minAreaRect(contours))
+        # a near-square box: take the axis-aligned bounds instead (align diamond shapes)
+        side_w, side_h = np.linalg.norm(box[0] - box[1]), np.linalg.norm(box[1] - box[2])
+        if abs(1 - max(side_w, side_h) / (min(side_w, side_h) + 1e-5)) <= 0.1:
+            left, right = min(contours[:, 0]), max(contours[:, 0])
+            top, bottom = min(contours[:, 1]), max(contours[:, 1])
+            box = np.array([[left, top], [right, top], [right, bottom], [left, bottom]], dtype=np.float32)
+        start = box.sum(axis=1).argmin()  # clockwise from the top-left corner
+        boxes.append(np.array(np.roll(box, 4 - start, 0)))
+    return boxes
+
+
+def adjust_result_coordinates(boxes: list[NDArray[np.float32]], ratio_w: float, ratio_h: float) -> NDArray[Any]:
+    """craft_utils.adjustResultCoordinates: score-map coordinates (half the input) back to the image's."""
+    adjusted = np.array(boxes)
+    for k in range(len(adjusted)):
+        adjusted[k] *= (ratio_w * 2, ratio_h * 2)
+    return adjusted
 
 
 # --- easyocr/utils.py ---------------------------------------------------------------------------
@@ -472,24 +522,22 @@ def get_textbox(
 ) -> list[NDArray[np.int32]]:
     """easyocr.detection.get_textbox + test_net for one image (poly=False, no character estimate):
     CRAFT's score maps thresholded into boxes, as 8 ints (4 clockwise points) in image pixels."""
-    img_resized, target_ratio, _size_heatmap = imgproc.resize_aspect_ratio(
+    img_resized, target_ratio = resize_aspect_ratio(
         image, canvas_size, interpolation=cv2.INTER_LINEAR, mag_ratio=mag_ratio
     )
     ratio_h = ratio_w = 1 / target_ratio
-    x = np.array([np.transpose(imgproc.normalizeMeanVariance(img_resized), (2, 0, 1))])
+    x = np.array([np.transpose(normalize_mean_variance(img_resized), (2, 0, 1))])
 
     y = detector(x)
 
     out = y[0]
     score_text = out[:, :, 0]
     score_link = out[:, :, 1]
-    boxes, polys, _mapper = craft_utils.getDetBoxes(
-        score_text, score_link, text_threshold, link_threshold, low_text, False, False
-    )
-    boxes = craft_utils.adjustResultCoordinates(boxes, ratio_w, ratio_h)
-    polys = craft_utils.adjustResultCoordinates(polys, ratio_w, ratio_h)
-    polys = [boxes[k] if poly is None else poly for k, poly in enumerate(polys)]
-    return [np.array(box).astype(np.int32).reshape(-1) for box in polys]
+    boxes = get_det_boxes(score_text, score_link, text_threshold, link_threshold, low_text)
+    if not boxes:
+        return []
+    adjusted = adjust_result_coordinates(boxes, ratio_w, ratio_h)
+    return [np.array(box).astype(np.int32).reshape(-1) for box in adjusted]
 
 
 def detect(
