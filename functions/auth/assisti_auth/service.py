@@ -30,6 +30,8 @@ from assisti_common.settings import get_settings
 from assisti_common.tokens import AccessClaims, RefreshToken, issue_access_token
 
 DAY = 24 * 3600
+# Validated at cold start: a bad auth variable fails here, naming the variable, and only in auth.
+get_auth_settings()
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,9 @@ from assisti_common.observability import logger, metrics
 from assisti_common.pagination import Page, paginate
 from assisti_common.principal import Principal
 
+# Validated at cold start: a bad chat variable fails here, naming the variable, and only in chat.
+get_chat_settings()
+
 HISTORY_SCAN = 50  # recent messages read per answer; the token budget then trims them
 FAST_PATH_MODEL = "assisti/fast-path"
 

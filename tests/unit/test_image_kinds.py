@@ -1,0 +1,40 @@
+"""One list of kinds, one typed result per kind, shared by the worker that writes it and the API that
+reads it: a misspelt or missing field fails here instead of vanishing from the answer."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from assisti_common.image_jobs.api import image_job_router
+from assisti_common.image_jobs.kinds import KINDS, AnimalResult, Kind, OcrResult, RoadSignResult
+
+
+def test_every_kind_has_a_result_model_and_a_path():
+    assert set(KINDS) == set(Kind)
+    assert {spec.path for spec in KINDS.values()} == {"/ocr", "/vision/animals", "/vision/road-signs"}
+
+
+@pytest.mark.parametrize(
+    ("model", "stored"),
+    [
+        (OcrResult, {"lnes": []}),  # a misspelt field
+        (OcrResult, {"lines": [{"text": "x", "confidence": 1.0}]}),  # a line without its box
+        (AnimalResult, {"predictions": [], "gruop": "cat"}),
+        (RoadSignResult, {"predictions": [], "group": "cat"}),  # road signs have no group
+    ],
+)
+def test_a_result_that_does_not_match_its_model_is_refused(model, stored):
+    with pytest.raises(ValidationError):
+        model.model_validate(stored)
+
+
+def test_the_api_answers_each_kind_with_its_own_result_fields():
+    fields = {}
+    for kind in Kind:
+        route = next(route for route in image_job_router(kind).routes if route.path.endswith("/{item_id}"))
+        fields[kind] = set(route.response_model.model_fields)  # type: ignore[attr-defined]
+    common = {"id", "title", "status", "label", "confidence", "error", "image_url", "created_at", "updated_at"}
+    assert fields[Kind.OCR] == common | {"lines"}
+    assert fields[Kind.ANIMALS] == common | {"predictions", "group"}
+    assert fields[Kind.ROAD_SIGNS] == common | {"predictions"}
