@@ -71,4 +71,4 @@ keys: $(STAMP)  ## create the keyring secret for a stage in AWS: `make keys STAG
 	$(BIN)/python -m assisti_common.keys create --name assisti/$(STAGE)/keys
 
 clean:
-	rm -rf $(VENV) .models .pytest_cache .mypy_cache .ruff_cache .aws-sam
+	rm -rf $(VENV) .models .pytest_cache .mypy_cache .ruff_cache .aws-sam .tools

@@ -1,0 +1,1 @@
+"""Build and deploy tooling: what `sam build` runs for each zip unit, and `make deploy-check`."""

@@ -1,0 +1,486 @@
+"""`make deploy-check`: as much of the real deploy as runs without AWS credentials or a Docker engine.
+
+1. `sam build` of the common layer and every zip function, as the template declares them, with the
+   makefile builds that install wheels for the Lambda runtime (CPython 3.12, manylinux x86_64). The
+   container-image workers are left out of this template: building them needs a Docker engine.
+2. Each zip function's unzipped size, function plus layers. Lambda refuses more than 250 MB; the
+   design's budget for an API function is 60 MB. Either failing fails the check.
+3. Each built zip function loaded under Python 3.12 with only what Lambda would give it on sys.path
+   (its build folder, the layer's python/, and boto3 as the runtime provides it), answering real
+   events against moto: sign-up, confirm and sign-in through the auth zip, then the chat, OCR and
+   vision routes with that user's token, and an SQS event through each dead-letter function.
+4. Each worker image's runtime stage, as far as it runs without Docker: the requirements its Dockerfile
+   installs (read from the Dockerfile, so the check cannot drift from it) installed for cp312 manylinux
+   into a folder, and the worker's handler run under Python 3.12 with that folder, torch not importable,
+   on a real SQS event of a real upload, against moto.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tools.deploy import build, sam
+
+ROOT = Path(__file__).resolve().parents[2]
+WORK = ROOT / ".aws-sam" / "deploy-check"
+LAMBDA_LIMIT_MB = 250  # unzipped, function and layers together: AWS refuses more
+API_BUDGET_MB = 60  # DESIGN.md's budget for an API function with its layers
+PASSWORD = "deploy check password"  # noqa: S105 - a throwaway account in a throwaway moto
+MB = 1024 * 1024
+
+
+def say(message: str) -> None:
+    print(f"[deploy-check] {message}", flush=True)
+
+
+# --- Python 3.12, the Lambda runtime ---------------------------------------------------------------
+
+
+def python312() -> Path:
+    """The Python 3.12 interpreter: on the PATH, or a pyenv version that is installed but not selected."""
+    candidates: list[Path] = []
+    found = shutil.which("python3.12")
+    if found:
+        candidates.append(Path(found))
+    pyenv_root = os.environ.get("PYENV_ROOT", str(Path.home() / ".pyenv"))
+    candidates += sorted(Path(pyenv_root).glob("versions/3.12*/bin/python3.12"), reverse=True)
+    for candidate in candidates:
+        done = subprocess.run([str(candidate), "-c", "import sys; print(sys.version_info[:2])"], capture_output=True)
+        if done.returncode == 0 and done.stdout.strip() == b"(3, 12)":
+            return candidate
+    raise SystemExit(
+        "deploy-check needs Python 3.12, the Lambda runtime, and found none: install it "
+        "(e.g. `pyenv install 3.12`) so that `python3.12` runs, then run `make deploy-check` again."
+    )
+
+
+# --- 1. sam build of the zip units -----------------------------------------------------------------
+
+
+def _references(value: Any) -> set[str]:
+    """Every logical id a template fragment names with Ref, Fn::GetAtt or ${...} in Fn::Sub."""
+    found: set[str] = set()
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key == "Ref" and isinstance(item, str):
+                found.add(item)
+            elif key == "Fn::GetAtt":
+                found.add(str(item[0] if isinstance(item, list) else str(item).split(".")[0]))
+            elif key == "Fn::Sub":
+                text = item if isinstance(item, str) else item[0]
+                found |= {name.split(".")[0] for name in re.findall(r"\$\{([^}!]+)\}", text)}
+                if not isinstance(item, str):
+                    found |= _references(item[1])
+            else:
+                found |= _references(item)
+    elif isinstance(value, list):
+        for item in value:
+            found |= _references(item)
+    return found
+
+
+def zip_template(document: dict[str, Any], out: Path) -> Path:
+    """The template without its container-image functions (and what refers only to them), with code
+    paths made absolute so that it can be built from another folder."""
+    resources: dict[str, Any] = dict(document["Resources"])
+    removed = {name for name, spec in resources.items() if spec.get("Properties", {}).get("PackageType") == "Image"}
+    while True:  # drop whatever names a removed resource (alarms, log groups of the images, ...)
+        dependants = {name for name, spec in resources.items() if name not in removed and _references(spec) & removed}
+        if not dependants:
+            break
+        removed |= dependants
+    kept = {name: spec for name, spec in resources.items() if name not in removed}
+    for spec in kept.values():
+        properties = spec.get("Properties", {})
+        for key in ("CodeUri", "ContentUri"):
+            if isinstance(properties.get(key), str):
+                properties[key] = str((ROOT / properties[key]).resolve()) + os.sep
+    outputs = {name: spec for name, spec in document.get("Outputs", {}).items() if not _references(spec) & removed}
+    path = out / "template.yaml"
+    out.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump({**document, "Resources": kept, "Outputs": outputs}, sort_keys=False))
+    return path
+
+
+def sam_build(template: Path, build_dir: Path, python_dir: Path) -> None:
+    say(f"sam build of the layer and the zip functions (Python 3.12, {build.LAMBDA_PLATFORM[1]}) ...")
+    started = time.monotonic()
+    code = sam.run("build", "--template-file", str(template), "--build-dir", str(build_dir), extra_path=python_dir)
+    if code != 0:
+        raise SystemExit(f"sam build failed (exit {code})")
+    say(f"sam build done in {time.monotonic() - started:.0f} s")
+
+
+# --- 2. sizes --------------------------------------------------------------------------------------
+
+
+def folder_bytes(folder: Path) -> int:
+    return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file() and not path.is_symlink())
+
+
+@dataclass(frozen=True)
+class ZipFunction:
+    logical_id: str
+    handler: str
+    layers: list[str]
+    is_api: bool
+
+    def folder(self, build_dir: Path) -> Path:
+        return build_dir / self.logical_id
+
+
+def zip_functions(document: dict[str, Any]) -> list[ZipFunction]:
+    functions = []
+    for logical_id, spec in document["Resources"].items():
+        properties = spec.get("Properties", {})
+        if spec["Type"] != "AWS::Serverless::Function" or properties.get("PackageType") == "Image":
+            continue
+        layers = [layer["Ref"] for layer in properties.get("Layers", []) if isinstance(layer, dict) and "Ref" in layer]
+        is_api = any(event.get("Type") == "HttpApi" for event in properties.get("Events", {}).values())
+        functions.append(ZipFunction(logical_id, properties["Handler"], layers, is_api))
+    return functions
+
+
+def check_sizes(functions: list[ZipFunction], build_dir: Path) -> None:
+    failures = []
+    say("unzipped sizes, function + layers (Lambda's limit 250 MB; an API function's budget 60 MB):")
+    for function in functions:
+        own = folder_bytes(function.folder(build_dir))
+        layers = sum(folder_bytes(build_dir / layer) for layer in function.layers)
+        total = (own + layers) / MB
+        limit = API_BUDGET_MB if function.is_api else LAMBDA_LIMIT_MB
+        verdict = "ok" if total <= limit else "TOO LARGE"
+        sizes = f"{own / MB:6.1f} MB + layers {layers / MB:5.1f} MB = {total:6.1f} MB"
+        say(f"  {function.logical_id:<26} {sizes}  {verdict}")
+        if total > limit:
+            failures.append(f"{function.logical_id} is {total:.1f} MB unzipped, over {limit} MB")
+    if failures:
+        raise SystemExit("; ".join(failures))
+
+
+# --- 3 and 4. handlers under Python 3.12 ------------------------------------------------------------
+
+# Runs inside the 3.12 'container': Lambda's sys.path and nothing else, then one event per stdin line.
+PROBE = r"""
+import importlib, importlib.util, json, sys, time, uuid
+paths, handler_name, blocked = json.loads(sys.argv[1]), sys.argv[2], json.loads(sys.argv[3])
+sys.path[:0] = paths
+for name in blocked:
+    assert importlib.util.find_spec(name) is None, f"{name} is importable, and must not be"
+answers, sys.stdout = sys.stdout, sys.stderr  # the function's logs go to stderr, answers to stdout
+module, _, function = handler_name.rpartition(".")
+handler = getattr(importlib.import_module(module), function)
+
+class Context:
+    function_name = "deploy-check"
+    function_version = "$LATEST"
+    memory_limit_in_mb = 1024
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:deploy-check"
+    log_group_name = log_stream_name = "deploy-check"
+    def __init__(self):
+        self.aws_request_id, self.started = str(uuid.uuid4()), time.monotonic()
+    def get_remaining_time_in_millis(self):
+        return int((30 - (time.monotonic() - self.started)) * 1000)
+
+answers.write(json.dumps({"ready": sys.version.split()[0]}) + "\n"); answers.flush()
+for line in sys.stdin:
+    answers.write(json.dumps(handler(json.loads(line), Context())) + "\n"); answers.flush()
+"""
+
+
+class Container:
+    """One function under Python 3.12, `-I -S`: no site-packages but the folders Lambda would give it."""
+
+    def __init__(self, python: Path, paths: list[Path], handler: str, env: dict[str, str]) -> None:
+        blocked = ["torch", "torchvision"]
+        command = [
+            str(python),
+            "-I",
+            "-S",
+            "-c",
+            PROBE,
+            json.dumps([str(p) for p in paths]),
+            handler,
+            json.dumps(blocked),
+        ]
+        self.handler = handler
+        self.process = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+        )
+        self.version = self._answer()["ready"]
+
+    def _answer(self) -> Any:
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        if not line:
+            self.process.wait(10)
+            stderr = self.process.stderr.read() if self.process.stderr else ""
+            raise SystemExit(f"{self.handler} died under Python 3.12:\n{stderr[-6000:]}")
+        return json.loads(line)
+
+    def __call__(self, event: dict[str, Any]) -> Any:
+        assert self.process.stdin is not None
+        self.process.stdin.write(json.dumps(event) + "\n")
+        self.process.stdin.flush()
+        return self._answer()
+
+    def close(self) -> None:
+        if self.process.stdin:
+            self.process.stdin.close()
+        self.process.wait(10)
+
+
+@contextmanager
+def container(python: Path, paths: list[Path], handler: str, env: dict[str, str]) -> Iterator[Container]:
+    running = Container(python, paths, handler, env)
+    try:
+        yield running
+    finally:
+        running.close()
+
+
+def expect(response: dict[str, Any], status: int, what: str) -> Any:
+    if response.get("statusCode") != status:
+        raise SystemExit(f"{what}: expected {status}, got {response.get('statusCode')}: {response.get('body')}")
+    body = response.get("body") or ""
+    return json.loads(body) if body else None
+
+
+def runtime_folder(out: Path) -> Path:
+    """What the Lambda runtime puts on sys.path after the function and its layers: boto3 and botocore
+    (the versions pinned in the layer's requirements stand in for the runtime's own)."""
+    pins = build.resolve(build.LAYER_REQUIREMENTS)
+    provided = {name: version for name, version in pins.items() if name in build.RUNTIME_PROVIDED}
+    if not (out / ".done").is_file():
+        shutil.rmtree(out, ignore_errors=True)
+        build.install(provided, out)
+        (out / ".done").touch()
+    return out
+
+
+def check_zip_functions(
+    python: Path, functions: list[ZipFunction], build_dir: Path, runtime: Path, env_of: dict[str, dict[str, str]]
+) -> None:
+    by_id = {function.logical_id: function for function in functions}
+
+    def lambda_path(logical_id: str) -> list[Path]:
+        function = by_id[logical_id]
+        return [function.folder(build_dir), *(build_dir / layer / "python" for layer in function.layers), runtime]
+
+    from local.harness import http_event, signed_in_user
+    from local.pump import sqs_event
+
+    checked = []
+    with container(python, lambda_path("AuthFunction"), by_id["AuthFunction"].handler, env_of["AuthFunction"]) as auth:
+        tokens = signed_in_user(auth, "deploy-check@example.com", PASSWORD)
+        bearer = {"authorization": f"Bearer {tokens['access_token']}"}
+        expect(auth(http_event("GET", "/me", headers=bearer)), 200, "auth GET /me")
+        checked.append(f"AuthFunction (Python {auth.version}): sign-up, confirm, sign-in, GET /me")
+
+    probes: dict[str, list[tuple[str, str, Any, int]]] = {
+        "ChatFunction": [("POST", "/categories", {"name": "Check"}, 201), ("GET", "/categories", None, 200)],
+        "OcrApiFunction": [("POST", "/ocr", {"title": "Check"}, 201), ("GET", "/ocr", None, 200)],
+        "VisionApiFunction": [
+            ("POST", "/vision/animals", {"title": "Check"}, 201),
+            ("GET", "/vision/road-signs", None, 200),
+        ],
+    }
+    for logical_id, calls in probes.items():
+        with container(python, lambda_path(logical_id), by_id[logical_id].handler, env_of[logical_id]) as function:
+            for method, path, body, status in calls:
+                expect(
+                    function(http_event(method, path, body, headers=bearer)), status, f"{logical_id} {method} {path}"
+                )
+            expect(function(http_event("GET", path)), 401, f"{logical_id} without a token")
+            checked.append(f"{logical_id}: " + ", ".join(f"{m} {p}" for m, p, _, _ in calls) + ", 401 without a token")
+
+    message = {"MessageId": "deploy-check", "ReceiptHandle": "r", "Body": json.dumps({"Event": "s3:TestEvent"})}
+    for function in functions:
+        if function.is_api or function.logical_id == "AuthFunction":
+            continue
+        with container(python, lambda_path(function.logical_id), function.handler, env_of[function.logical_id]) as dlq:
+            answer = dlq(sqs_event([message], "arn:aws:sqs:us-east-1:123456789012:deploy-check"))
+            if answer != {"batchItemFailures": []}:
+                raise SystemExit(f"{function.logical_id} answered {answer}")
+            checked.append(f"{function.logical_id}: an SQS event, no batch failures")
+    for line in checked:
+        say(f"  ok  {line}")
+
+
+# --- 4. the workers' runtime stage -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PipInstall:
+    requirements: list[Path]  # the repository files behind its -r arguments
+    no_deps: bool
+
+
+def runtime_stage_installs(dockerfile: Path) -> list[PipInstall]:
+    """The `pip install -r ...` steps of the Dockerfile's last stage, each -r file mapped back, through
+    the stage's COPY lines, to the repository file it is."""
+    text = dockerfile.read_text().replace("\\\n", " ")
+    stage = text[text.rindex("\nFROM ") :]
+    copied: dict[str, Path] = {}
+    for line in stage.splitlines():
+        words = line.split()
+        if words[:1] == ["COPY"] and not any(word.startswith("--") for word in words):
+            *sources, destination = words[1:]
+            for source in sources:
+                copied[
+                    destination.rstrip("/") + "/" + Path(source).name if destination.endswith("/") else destination
+                ] = ROOT / source
+    installs = []
+    for line in stage.splitlines():
+        if line.startswith("RUN "):
+            for command in line[4:].split("&&"):
+                words = shlex.split(command)
+                if words[:2] == ["pip", "install"]:
+                    files = [copied[words[index + 1]] for index, word in enumerate(words) if word == "-r"]
+                    installs.append(PipInstall(files, "--no-deps" in words))
+    if not installs:
+        raise SystemExit(f"{dockerfile}: no `pip install -r` in the runtime stage")
+    return installs
+
+
+def worker_site(name: str, dockerfile: Path, out: Path) -> Path:
+    """The worker image's site-packages, installed as its Dockerfile's runtime stage does, for cp312."""
+    site = out / name
+    installs = runtime_stage_installs(dockerfile)
+    fingerprint = "".join(f"{step.no_deps}{path.read_text()}" for step in installs for path in step.requirements)
+    stamp = site / f".done-{hashlib.sha256(fingerprint.encode()).hexdigest()[:16]}"
+    if stamp.is_file():
+        return site
+    shutil.rmtree(site, ignore_errors=True)
+    for step in installs:
+        if step.no_deps:
+            pins = dict(
+                line.strip().split("==", 1)
+                for path in step.requirements
+                for line in path.read_text().splitlines()
+                if "==" in line and not line.lstrip().startswith("#")
+            )
+        else:
+            pins = build.resolve(*step.requirements)
+        build.install(pins, site)
+    stamp.touch()
+    return site
+
+
+def check_workers(python: Path, env_of: dict[str, dict[str, str]], endpoint: str) -> None:
+    import boto3
+    from PIL import Image
+
+    from assisti_common.db import image_items
+    from assisti_common.db.models import UserModel
+    from local.pump import sqs_event
+    from local.stack import LOCAL_MODEL_DIRS
+    from tests.images import encode, text_image
+
+    user_id = next(iter(UserModel.scan())).id  # the user the auth zip signed up
+    s3 = boto3.client("s3", endpoint_url=endpoint)
+    sqs = boto3.client("sqs", endpoint_url=endpoint)
+    from local.template import LocalTemplate, load_template
+
+    template = LocalTemplate(load_template(), stage="deploycheck")
+    bucket = template.bucket_name("UploadsBucket")
+
+    def upload_and_receive(kind: str, image: Image.Image, queue_logical_id: str) -> tuple[Any, dict[str, Any]]:
+        item = image_items.create_item(user_id, kind, f"deploy-check {kind}")
+        s3.put_object(Bucket=bucket, Key=f"uploads/{kind}/{user_id}/{item.item_id}", Body=encode(image))
+        queue_url = sqs.get_queue_url(QueueName=template.physical_name(queue_logical_id))["QueueUrl"]
+        messages = sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=5, AttributeNames=["All"])["Messages"]
+        return item, sqs_event(
+            messages, f"arn:aws:sqs:us-east-1:123456789012:{template.physical_name(queue_logical_id)}"
+        )
+
+    from skimage import data as photos
+
+    workers = [
+        ("OcrWorkerFunction", "ocr", ROOT / "functions/ocr/Dockerfile", ROOT / "functions/ocr/worker", "OcrQueue",
+         [("ocr", text_image(["DEPLOY CHECK"]), lambda label: "DEPLOY CHECK" in label)]),
+        ("VisionWorkerFunction", "vision", ROOT / "functions/vision/Dockerfile", ROOT / "functions/vision/worker",
+         "VisionQueue",
+         [("animals", Image.fromarray(photos.chelsea()), lambda label: label == "tabby"),
+          ("road_signs", Image.new("RGB", (64, 64), "white"), lambda label: isinstance(label, str))]),
+    ]  # fmt: skip
+    for logical_id, name, dockerfile, code_root, queue, cases in workers:
+        started = time.monotonic()
+        site = worker_site(name, dockerfile, WORK / "worker-sites")
+        say(f"  {name} worker: its image's requirements for cp312 in {time.monotonic() - started:.0f} s, "
+            f"{folder_bytes(site) / MB:.0f} MB")  # fmt: skip
+        env = {**env_of[logical_id], **LOCAL_MODEL_DIRS}
+        paths = [code_root, ROOT / "layers" / "common", site]
+        handler = template_handler(logical_id)
+        with container(python, paths, handler, env) as worker:
+            for kind, image, label_ok in cases:
+                item, event = upload_and_receive(kind, image, queue)
+                answer = worker(event)
+                item.refresh(consistent_read=True)
+                if answer != {"batchItemFailures": []} or item.status != "done" or not label_ok(item.label):
+                    raise SystemExit(
+                        f"{logical_id} on {kind}: {answer}, item {item.status} {item.label!r} {item.error_code}"
+                    )
+                say(f"  ok  {logical_id} (Python {worker.version}, no torch): {kind} upload -> done, {item.label!r}")
+
+
+def template_handler(logical_id: str) -> str:
+    from local.template import LocalTemplate, load_template
+
+    function = next(f for f in LocalTemplate(load_template()).functions() if f.logical_id == logical_id)
+    return function.handler
+
+
+# --- the whole check -------------------------------------------------------------------------------
+
+
+def main() -> int:
+    started = time.monotonic()
+    python = python312()
+    say(f"Python 3.12: {python}")
+    from local.template import load_template
+
+    document = load_template()
+    template = zip_template(document, WORK)
+    build_dir = WORK / "build"
+    sam_build(template, build_dir, python.parent)
+    functions = zip_functions(document)
+    check_sizes(functions, build_dir)
+
+    from local.harness import local_aws
+
+    runtime = runtime_folder(WORK / "runtime")
+    with local_aws("deploycheck", {"ASSISTI_ENUMERATION_FLOOR_MS": "0"}) as (local, env):
+        env_of = {
+            function.logical_id: {
+                **env,
+                **function.environment,
+                **{k: v for k, v in env.items() if k.startswith("AWS_")},
+            }
+            for function in local.functions()
+        }
+        say("zip functions under Python 3.12, each with only its build, its layers and the runtime's boto3:")
+        check_zip_functions(python, functions, build_dir, runtime, env_of)
+        say("worker images' runtime stages under Python 3.12 (built without Docker):")
+        check_workers(python, env_of, env["AWS_ENDPOINT_URL"])
+    say(f"passed in {time.monotonic() - started:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
