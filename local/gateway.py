@@ -24,6 +24,7 @@ from assisti_common.errors import error_body
 from local.mailbox import Mailbox
 from local.template import LOCAL_ACCOUNT
 from local.template import Route as TemplateRoute
+from tools.openapi import merge as merge_openapi
 
 TEXT_TYPES = ("text/", "application/json", "application/xml", "application/x-www-form-urlencoded")
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # API Gateway's own limit
@@ -158,23 +159,9 @@ class Gateway:
         return JSONResponse({"messages": [mail.as_json() for mail in self.mailbox.messages(to)]})
 
     def merged_openapi(self) -> dict[str, Any]:
+        """The document `python -m tools.openapi` commits, merged the same way from the running functions."""
         if self._openapi is None:
-            merged: dict[str, Any] = {
-                "openapi": "3.1.0",
-                "info": {
-                    "title": "Assisti (local stack)",
-                    "version": "1.0.0",
-                    "description": "Every route of template.yaml, served by its real Lambda handler.",
-                },
-                "paths": {},
-                "components": {"schemas": {}, "securitySchemes": {}},
-            }
-            for source in self.openapi_sources.values():
-                spec = source() or {}
-                merged["paths"].update(spec.get("paths", {}))
-                for section in ("schemas", "securitySchemes"):
-                    merged["components"][section].update(spec.get("components", {}).get(section, {}))
-            self._openapi = merged
+            self._openapi = merge_openapi({name: source() for name, source in self.openapi_sources.items()})
         return self._openapi
 
     async def openapi_route(self, _: Request) -> Response:

@@ -36,7 +36,21 @@ from assisti_auth.schemas import (
 )
 from assisti_auth.settings import get_auth_settings
 from assisti_common.db.models import UserModel
-from assisti_common.http import CurrentPrincipal, create_app, lambda_handler
+from assisti_common.errors import (
+    Conflict,
+    DependencyUnavailable,
+    Forbidden,
+    InvalidCode,
+    InvalidCredentials,
+    InvalidRefreshToken,
+    InvalidSession,
+    NotFound,
+    TooManyRequests,
+    UserDisabled,
+    UsernameTaken,
+)
+from assisti_common.http import CurrentPrincipal, create_app, errors, lambda_handler
+from assisti_common.pagination import InvalidCursor
 
 
 class EnumerationSafeRoute(APIRoute):
@@ -86,19 +100,24 @@ def _user_out(user: UserModel) -> UserOut:
     )
 
 
-@public.post("/sign-up", status_code=status.HTTP_201_CREATED, response_model=CodeSentOut)
+@public.post(
+    "/sign-up",
+    status_code=status.HTTP_201_CREATED,
+    response_model=CodeSentOut,
+    responses=errors(TooManyRequests, DependencyUnavailable),
+)
 def sign_up(body: SignUpIn) -> CodeSentOut:
     service.sign_up(body.email, body.password, body.name)
     return CodeSentOut(message="Check your email for a 6-digit confirmation code.", delivery=_delivery(body.email))
 
 
-@public.post("/confirm-sign-up", response_model=MessageOut)
+@public.post("/confirm-sign-up", response_model=MessageOut, responses=errors(InvalidCode))
 def confirm_sign_up(body: ConfirmSignUpIn) -> MessageOut:
     service.confirm_sign_up(body.email, body.code)
     return MessageOut(message="Your account is confirmed. You can sign in.")
 
 
-@public.post("/resend-code", response_model=CodeSentOut)
+@public.post("/resend-code", response_model=CodeSentOut, responses=errors(TooManyRequests, DependencyUnavailable))
 def resend_code(body: EmailIn) -> CodeSentOut:
     service.resend_code(body.email)
     return CodeSentOut(
@@ -106,7 +125,11 @@ def resend_code(body: EmailIn) -> CodeSentOut:
     )
 
 
-@public.post("/sign-in", response_model=TokensOut | ChallengeOut)
+@public.post(
+    "/sign-in",
+    response_model=TokensOut | ChallengeOut,
+    responses=errors(InvalidCredentials, UserDisabled, TooManyRequests, DependencyUnavailable),
+)
 def sign_in(body: SignInIn) -> TokensOut | ChallengeOut:
     result = service.sign_in(body.email, body.password)
     if isinstance(result, service.Challenge):
@@ -114,18 +137,20 @@ def sign_in(body: SignInIn) -> TokensOut | ChallengeOut:
     return _tokens_out(result)
 
 
-@public.post("/sign-in/code", response_model=ChallengeOut)
+@public.post("/sign-in/code", response_model=ChallengeOut, responses=errors(TooManyRequests, DependencyUnavailable))
 def sign_in_with_code(body: EmailIn) -> ChallengeOut:
     result = service.start_code_sign_in(body.email)
     return ChallengeOut(session=result.session, delivery=_delivery(body.email))
 
 
-@public.post("/respond-to-challenge", response_model=TokensOut)
+@public.post(
+    "/respond-to-challenge", response_model=TokensOut, responses=errors(InvalidCode, InvalidSession, UserDisabled)
+)
 def respond_to_challenge(body: ChallengeResponseIn) -> TokensOut:
     return _tokens_out(service.respond_to_challenge(body.session, body.code))
 
 
-@public.post("/forgot-password", response_model=CodeSentOut)
+@public.post("/forgot-password", response_model=CodeSentOut, responses=errors(TooManyRequests, DependencyUnavailable))
 def forgot_password(body: EmailIn) -> CodeSentOut:
     service.forgot_password(body.email)
     return CodeSentOut(
@@ -133,13 +158,15 @@ def forgot_password(body: EmailIn) -> CodeSentOut:
     )
 
 
-@public.post("/confirm-forgot-password", response_model=MessageOut)
+@public.post(
+    "/confirm-forgot-password", response_model=MessageOut, responses=errors(InvalidCode, DependencyUnavailable)
+)
 def confirm_forgot_password(body: ConfirmForgotPasswordIn) -> MessageOut:
     service.confirm_forgot_password(body.email, body.code, body.new_password)
     return MessageOut(message="Your password is set, and every device was signed out.")
 
 
-@tokens.post("/refresh", response_model=TokensOut)
+@tokens.post("/refresh", response_model=TokensOut, responses=errors(InvalidRefreshToken))
 def refresh(body: RefreshIn) -> TokensOut:
     return _tokens_out(service.refresh(body.refresh_token))
 
@@ -149,32 +176,36 @@ def sign_out(principal: CurrentPrincipal, body: SignOutIn | None = None) -> None
     service.sign_out(principal, all_devices=body.all_devices if body else False)
 
 
-@me.get("", response_model=UserOut)
+@me.get("", response_model=UserOut, responses=errors(NotFound))
 def get_me(principal: CurrentPrincipal) -> UserOut:
     return _user_out(service.get_profile(principal))
 
 
-@me.patch("", response_model=UserOut)
+@me.patch("", response_model=UserOut, responses=errors(NotFound, UsernameTaken))
 def patch_me(principal: CurrentPrincipal, body: ProfilePatchIn) -> UserOut:
     return _user_out(service.update_profile(principal, body.name, body.username, body.bio))
 
 
-@me.put("/password", status_code=status.HTTP_204_NO_CONTENT)
+@me.put(
+    "/password",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=errors(InvalidCredentials, NotFound, TooManyRequests),
+)
 def change_password(principal: CurrentPrincipal, body: ChangePasswordIn) -> None:
     service.change_password(principal, body.current_password, body.new_password)
 
 
-@me.put("/two-factor", response_model=UserOut)
+@me.put("/two-factor", response_model=UserOut, responses=errors(NotFound))
 def set_two_factor(principal: CurrentPrincipal, body: TwoFactorIn) -> UserOut:
     return _user_out(service.set_two_factor(principal, body.enabled))
 
 
-@me.delete("", status_code=status.HTTP_204_NO_CONTENT)
+@me.delete("", status_code=status.HTTP_204_NO_CONTENT, responses=errors(NotFound))
 def delete_me(principal: CurrentPrincipal) -> None:
     service.delete_account(principal)
 
 
-@admin.get("/users", response_model=UserPageOut)
+@admin.get("/users", response_model=UserPageOut, responses=errors(InvalidCursor, Forbidden, NotFound))
 def list_users(
     principal: CurrentPrincipal,
     limit: Annotated[int, Query(ge=1, le=100)] = 25,
@@ -184,7 +215,7 @@ def list_users(
     return UserPageOut(users=[_user_out(user) for user in page], next_cursor=next_cursor)
 
 
-@admin.patch("/users/{user_id}", response_model=UserOut)
+@admin.patch("/users/{user_id}", response_model=UserOut, responses=errors(Forbidden, NotFound, Conflict))
 def patch_user(principal: CurrentPrincipal, user_id: str, body: AdminUserPatchIn) -> UserOut:
     return _user_out(service.set_user_active(principal, user_id, body.is_active))
 

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from assisti_chat import service
+from assisti_chat.assistants import LanguageRequired, UnknownAssistant
 from assisti_chat.schemas import (
     CategoryIn,
     CategoryOut,
@@ -20,8 +21,11 @@ from assisti_chat.schemas import (
     UsageCountOut,
     UsageOut,
 )
+from assisti_chat.service import QuotaExceeded
 from assisti_common.db.models import CategoryModel, MessageModel
-from assisti_common.http import CurrentPrincipal, create_app, lambda_handler
+from assisti_common.errors import Conflict, NotFound
+from assisti_common.http import CurrentPrincipal, create_app, errors, lambda_handler
+from assisti_common.pagination import InvalidCursor
 
 categories = APIRouter(prefix="/categories", tags=["categories"])
 messages = APIRouter(prefix="/categories/{category_id}/messages", tags=["messages"])
@@ -60,40 +64,52 @@ def _message_out(message: MessageModel) -> MessageOut:
     )
 
 
-@categories.post("", status_code=status.HTTP_201_CREATED, response_model=CategoryOut)
+@categories.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=CategoryOut,
+    responses=errors(UnknownAssistant, LanguageRequired),
+)
 def create_category(principal: CurrentPrincipal, body: CategoryIn) -> CategoryOut:
     return _category_out(
         service.create_category(principal, body.name, body.assistant, body.language, body.instructions)
     )
 
 
-@categories.get("", response_model=CategoryPageOut)
+@categories.get("", response_model=CategoryPageOut, responses=errors(InvalidCursor))
 def list_categories(principal: CurrentPrincipal, limit: Limit = 20, cursor: Cursor = None) -> CategoryPageOut:
     items, next_cursor = service.list_categories(principal, limit, cursor)
     return CategoryPageOut(categories=[_category_out(item) for item in items], next_cursor=next_cursor)
 
 
-@categories.get("/{category_id}", response_model=CategoryOut)
+@categories.get("/{category_id}", response_model=CategoryOut, responses=errors(NotFound))
 def get_category(principal: CurrentPrincipal, category_id: str) -> CategoryOut:
     return _category_out(service.get_category(principal, category_id))
 
 
-@categories.patch("/{category_id}", response_model=CategoryOut)
+@categories.patch(
+    "/{category_id}", response_model=CategoryOut, responses=errors(NotFound, UnknownAssistant, LanguageRequired)
+)
 def patch_category(principal: CurrentPrincipal, category_id: str, body: CategoryPatchIn) -> CategoryOut:
     return _category_out(service.update_category(principal, category_id, body.changes()))
 
 
-@categories.delete("/{category_id}", status_code=status.HTTP_204_NO_CONTENT)
+@categories.delete("/{category_id}", status_code=status.HTTP_204_NO_CONTENT, responses=errors(NotFound))
 def delete_category(principal: CurrentPrincipal, category_id: str) -> None:
     service.delete_category(principal, category_id)
 
 
-@messages.post("", status_code=status.HTTP_201_CREATED, response_model=MessageOut)
+@messages.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=MessageOut,
+    responses=errors(NotFound, UnknownAssistant, QuotaExceeded),
+)
 def send_message(principal: CurrentPrincipal, category_id: str, body: MessageIn) -> MessageOut:
     return _message_out(service.send_message(principal, category_id, body.message))
 
 
-@messages.get("", response_model=MessagePageOut)
+@messages.get("", response_model=MessagePageOut, responses=errors(NotFound, InvalidCursor))
 def list_messages(
     principal: CurrentPrincipal, category_id: str, limit: Limit = 50, cursor: Cursor = None
 ) -> MessagePageOut:
@@ -101,12 +117,12 @@ def list_messages(
     return MessagePageOut(messages=[_message_out(item) for item in items], next_cursor=next_cursor)
 
 
-@messages.delete("/{message_id}", status_code=status.HTTP_204_NO_CONTENT)
+@messages.delete("/{message_id}", status_code=status.HTTP_204_NO_CONTENT, responses=errors(NotFound))
 def delete_message(principal: CurrentPrincipal, category_id: str, message_id: str) -> None:
     service.delete_message(principal, category_id, message_id)
 
 
-@messages.post("/{message_id}/retry", response_model=MessageOut)
+@messages.post("/{message_id}/retry", response_model=MessageOut, responses=errors(NotFound, Conflict, QuotaExceeded))
 def retry_message(principal: CurrentPrincipal, category_id: str, message_id: str) -> MessageOut:
     return _message_out(service.retry_message(principal, category_id, message_id))
 

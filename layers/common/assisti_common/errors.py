@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, Field
 
 
 class AppError(Exception):
@@ -12,6 +14,7 @@ class AppError(Exception):
     status_code = 400
     code = "bad_request"
     message = "The request is not valid."
+    details_example: ClassVar[Any] = None  # for the API documentation only
 
     def __init__(
         self,
@@ -26,10 +29,18 @@ class AppError(Exception):
         super().__init__(self.message)
 
 
+class MalformedJson(AppError):
+    code = "malformed_json"
+    message = "The request body is not valid JSON."
+
+
 class ValidationFailed(AppError):
     status_code = 422
     code = "validation_error"
-    message = "The request body or parameters are not valid."
+    message = "The request is not valid."
+    details_example: ClassVar[Any] = [
+        {"field": "email", "message": "Value error, not a valid email address", "type": "value_error"}
+    ]
 
 
 class InvalidCode(AppError):
@@ -105,6 +116,7 @@ class TooManyRequests(AppError):
     status_code = 429
     code = "too_many_requests"
     message = "Too many requests. Try again later."
+    details_example: ClassVar[Any] = {"retry_after_seconds": 60}
 
     def __init__(self, retry_after_seconds: float, message: str | None = None) -> None:
         retry_after_seconds = max(1, math.ceil(retry_after_seconds))
@@ -119,6 +131,25 @@ class DependencyUnavailable(AppError):
     status_code = 503
     code = "service_unavailable"
     message = "A service we depend on is unavailable. Try again shortly."
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(
+        pattern=r"^[a-z][a-z0-9_]*$",
+        description="What went wrong, for code to branch on: stable, snake_case.",
+        examples=["not_found"],
+    )
+    message: str = Field(description="A human sentence, safe to show to the user.", examples=["Not found."])
+    details: Any = Field(
+        default=None,
+        description="More about this error when it has any (the invalid fields, when to retry …), else null.",
+    )
+
+
+class ErrorBody(BaseModel):
+    """The body of every error answer, whatever the status."""
+
+    error: ErrorDetail
 
 
 def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:

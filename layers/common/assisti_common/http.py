@@ -3,20 +3,30 @@ dependency and the Lambda entry point (Mangum inside Powertools' logger, tracer 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Annotated, Any, cast
 
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from mangum import Mangum
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from assisti_common.db import sessions
-from assisti_common.errors import AppError, NotAuthenticated, error_body
+from assisti_common.errors import (
+    AppError,
+    ErrorBody,
+    MalformedJson,
+    NotAuthenticated,
+    TooManyRequests,
+    ValidationFailed,
+    error_body,
+)
 from assisti_common.keys import get_keyring
 from assisti_common.observability import logger, metrics, tracer
 from assisti_common.principal import Principal
@@ -35,18 +45,80 @@ _STATUS_CODES = {
     429: "too_many_requests",
 }
 
-ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {
-        "description": code.replace("_", " ").capitalize(),
-        "content": {"application/json": {"example": error_body(code, "A human sentence.")}},
-    }
-    for status, code in [
-        (400, "bad_request"),
-        (401, "not_authenticated"),
-        (422, "validation_error"),
-        (429, "too_many_requests"),
-    ]
+Responses = dict[int | str, dict[str, Any]]
+"""A route's `responses=`: status -> OpenAPI response (FastAPI's `model` key for the schema)."""
+
+_STATUS_TITLES = {
+    400: "Bad request",
+    401: "Not authenticated",
+    403: "Forbidden",
+    404: "Not found",
+    409: "Conflict",
+    422: "Validation error",
+    429: "Too many requests",
+    503: "Service unavailable",
 }
+
+_RETRY_AFTER = {"description": "Seconds to wait before trying again.", "schema": {"type": "integer"}}
+
+
+def errors(*raised: type[AppError]) -> Responses:
+    """The `responses=` of a route: the errors it can answer, grouped by status, each with the common
+    error schema and one example per code. create_app adds the ones implied by the route's shape."""
+    examples: dict[int, dict[str, Any]] = {}
+    for error in raised:
+        value = error_body(error.code, error.message, error.details_example)
+        examples.setdefault(error.status_code, {})[error.code] = {"value": value}
+    return {status: _error_response(status, examples[status]) for status in sorted(examples)}
+
+
+def _error_response(status: int, examples: dict[str, Any]) -> dict[str, Any]:
+    codes = ", ".join(f"`{code}`" for code in sorted(examples))
+    response: dict[str, Any] = {
+        "model": ErrorBody,
+        "description": f"{_STATUS_TITLES.get(status, 'Error')}: {codes}.",
+        "content": {"application/json": {"examples": dict(sorted(examples.items()))}},
+    }
+    if status == TooManyRequests.status_code:
+        response["headers"] = {"Retry-After": _RETRY_AFTER}
+    return response
+
+
+def _examples(response: dict[str, Any]) -> dict[str, Any]:
+    examples: dict[str, Any] = response["content"]["application/json"]["examples"]
+    return examples
+
+
+def _implied_errors(route: APIRoute) -> list[type[AppError]]:
+    """What any route of this shape can answer: 401 if it takes the bearer token; 400 (malformed
+    JSON) and 422 if it takes a body; 422 if it takes query parameters."""
+    dependants = list(_with_dependencies(route.dependant))
+    implied: list[type[AppError]] = []
+    if any(dependant.call is current_principal for dependant in dependants):
+        implied.append(NotAuthenticated)
+    if route.body_field is not None:
+        implied += [MalformedJson, ValidationFailed]
+    elif any(dependant.query_params for dependant in dependants):
+        implied.append(ValidationFailed)
+    return implied
+
+
+def _with_dependencies(dependant: Dependant) -> Iterator[Dependant]:
+    yield dependant
+    for dependency in dependant.dependencies:
+        yield from _with_dependencies(dependency)
+
+
+def _document_errors(route: APIRoute) -> None:
+    """The route's documented errors: those it declared with errors() plus those its shape implies."""
+    responses = errors(*_implied_errors(route))
+    for status, response in route.responses.items():
+        if status in responses:
+            merged = {**_examples(responses[status]), **_examples(response)}
+            responses[status] = _error_response(int(status), merged)
+        else:
+            responses[status] = response
+    route.responses = dict(sorted(responses.items(), key=lambda item: str(item[0])))
 
 
 def _request_id(request: Request) -> str | None:
@@ -63,7 +135,7 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = exc.errors()
     if any(error.get("type") == "json_invalid" for error in errors):
-        return JSONResponse(error_body("malformed_json", "The request body is not valid JSON."), 400)
+        return JSONResponse(error_body(MalformedJson.code, MalformedJson.message), MalformedJson.status_code)
     # Never echo the submitted values back: they may be passwords or codes.
     details = [
         {
@@ -73,7 +145,9 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
         }
         for error in errors
     ]
-    return JSONResponse(error_body("validation_error", "The request is not valid.", details), 422)
+    return JSONResponse(
+        error_body(ValidationFailed.code, ValidationFailed.message, details), ValidationFailed.status_code
+    )
 
 
 async def _http_error(_: Request, exc: Exception) -> JSONResponse:
@@ -93,13 +167,36 @@ async def _unhandled_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+class _App(FastAPI):
+    def openapi(self) -> dict[str, Any]:
+        if self.openapi_schema is None:
+            _drop_default_validation_errors(super().openapi())
+        return super().openapi()  # the document FastAPI generated once and keeps
+
+
+def _drop_default_validation_errors(document: dict[str, Any]) -> None:
+    """FastAPI documents its own 422 (HTTPValidationError) on every route with any parameter. This app
+    answers 422 in the common shape instead, and only where _implied_errors says it can."""
+    for operations in document.get("paths", {}).values():
+        for operation in operations.values():
+            media = operation["responses"].get("422", {}).get("content", {}).get("application/json", {})
+            if media.get("schema", {}).get("$ref", "").endswith("/HTTPValidationError"):
+                del operation["responses"]["422"]
+    for name in ("HTTPValidationError", "ValidationError"):
+        document.get("components", {}).get("schemas", {}).pop(name, None)
+
+
 def create_app(title: str, description: str, routers: Sequence[APIRouter]) -> FastAPI:
-    app = FastAPI(title=title, description=description, version="1.0.0", responses=ERROR_RESPONSES)
+    """The app of one function. Its OpenAPI document lists, per route, every error it can answer."""
+    app = _App(title=title, description=description, version="1.0.0")
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unhandled_error)
     for router in routers:
+        for route in router.routes:
+            if isinstance(route, APIRoute):
+                _document_errors(route)  # before include_router, which reads route.responses
         app.include_router(router)
     return app
 

@@ -10,10 +10,12 @@ from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, ConfigDict, StringConstraints, create_model
 
 from assisti_common.db.models import ImageItemModel
-from assisti_common.http import CurrentPrincipal
+from assisti_common.errors import NotFound
+from assisti_common.http import CurrentPrincipal, errors
 from assisti_common.image_jobs import items
 from assisti_common.image_jobs.kinds import KINDS, Kind
 from assisti_common.image_jobs.storage import IMAGE_TYPES
+from assisti_common.pagination import InvalidCursor
 
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 ContentType = Literal["image/jpeg", "image/png", "image/webp", "image/bmp", "image/tiff"]
@@ -107,7 +109,12 @@ def image_job_router(kind: Kind) -> APIRouter:
             ),
         )
 
-    @router.get("/{item_id}", response_model=item_model, summary=f"One {tag} item; ?wait=N long-polls")
+    @router.get(
+        "/{item_id}",
+        response_model=item_model,
+        summary=f"One {tag} item; ?wait=N long-polls",
+        responses=errors(NotFound),
+    )
     def get(
         principal: CurrentPrincipal,
         item_id: str,
@@ -115,7 +122,9 @@ def image_job_router(kind: Kind) -> APIRouter:
     ) -> Any:
         return to_out(items.get(principal, kind, item_id, wait))
 
-    @router.get("", response_model=page_model, summary=f"Your {tag} items, newest first")
+    @router.get(
+        "", response_model=page_model, summary=f"Your {tag} items, newest first", responses=errors(InvalidCursor)
+    )
     def list_items(
         principal: CurrentPrincipal,
         limit: Annotated[int, Query(ge=1, le=100)] = 20,
@@ -124,11 +133,16 @@ def image_job_router(kind: Kind) -> APIRouter:
         found, next_cursor = items.list_items(principal, kind, limit, cursor)
         return page_model(items=[to_out(item) for item in found], next_cursor=next_cursor)
 
-    @router.patch("/{item_id}", response_model=item_model, summary=f"Rename a {tag} item")
+    @router.patch("/{item_id}", response_model=item_model, summary=f"Rename a {tag} item", responses=errors(NotFound))
     def rename(principal: CurrentPrincipal, item_id: str, body: RenameIn) -> Any:
         return to_out(items.rename(principal, kind, item_id, body.title))
 
-    @router.delete("/{item_id}", status_code=status.HTTP_204_NO_CONTENT, summary=f"Delete a {tag} item and its image")
+    @router.delete(
+        "/{item_id}",
+        status_code=status.HTTP_204_NO_CONTENT,
+        summary=f"Delete a {tag} item and its image",
+        responses=errors(NotFound),
+    )
     def delete(principal: CurrentPrincipal, item_id: str) -> None:
         items.delete(principal, kind, item_id)
 
