@@ -11,6 +11,8 @@ from assisti_common.keys import generate_keyring_document
 from local.template import LOCAL_REGION, LocalTemplate
 
 TABLE_TYPES = ("AWS::DynamoDB::Table", "AWS::Serverless::SimpleTable")
+# The variable that tells each function which keyring secret to read (template Globals).
+KEYRING_VARIABLE = "ASSISTI_KEYS_SECRET_ID"
 
 
 def _client(service: str, endpoint_url: str) -> Any:
@@ -89,17 +91,27 @@ def provision(template: LocalTemplate, endpoint_url: str) -> dict[str, list[str]
             )
         created["buckets"].append(name)
 
+    # The identities the stack would create, and the sender's in any case: in AWS the operator verifies
+    # SenderEmail (or asks the stack to, CreateSenderIdentity), and moto's SES refuses unverified senders.
     sesv2 = _client("sesv2", endpoint_url)
-    for _logical_id, spec in template.of_type("AWS::SES::EmailIdentity").items():
-        identity = template.resolve(spec["Properties"]["EmailIdentity"])
-        sesv2.create_email_identity(EmailIdentity=identity)
-        created["identities"].append(identity)
+    identities = [
+        str(template.resolve(spec["Properties"]["EmailIdentity"]))
+        for spec in template.of_type("AWS::SES::EmailIdentity").values()
+    ]
+    for identity in dict.fromkeys([*identities, template.parameters.get("SenderEmail", "")]):
+        if identity:
+            sesv2.create_email_identity(EmailIdentity=identity)
+            created["identities"].append(identity)
 
-    # The keyring is a parameter (a secret made out of band in AWS); locally, a fresh one per run.
+    # The keyring is made out of band in AWS (`make keys`); locally, a fresh one per run, under the name
+    # the functions are told to read (the KeysSecretName parameter, or the stage's default name).
     secrets = _client("secretsmanager", endpoint_url)
-    for parameter in ("KeysSecretName",):
-        if parameter in template.parameters:
-            name = template.parameters[parameter]
-            secrets.create_secret(Name=name, SecretString=json.dumps(generate_keyring_document()))
-            created["secrets"].append(name)
+    keyrings = {
+        function.environment[KEYRING_VARIABLE]
+        for function in template.functions()
+        if function.environment.get(KEYRING_VARIABLE)
+    }
+    for name in sorted(keyrings):
+        secrets.create_secret(Name=name, SecretString=json.dumps(generate_keyring_document()))
+        created["secrets"].append(name)
     return created

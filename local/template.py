@@ -17,6 +17,9 @@ ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE_PATH = ROOT / "template.yaml"
 LOCAL_ACCOUNT = "123456789012"
 LOCAL_REGION = "us-east-1"
+# Values for the parameters that have no default in the template (each stage names its own in
+# samconfig.toml); the local stack names its own here.
+LOCAL_PARAMETERS = {"SenderEmail": "no-reply@assisti.local"}
 
 
 class _CfnLoader(yaml.SafeLoader):
@@ -99,7 +102,11 @@ class LocalTemplate:
         self.document = document
         self.stage = stage
         self.resources: dict[str, dict[str, Any]] = document.get("Resources", {})
-        self.parameters = {name: str(spec.get("Default", "")) for name, spec in document.get("Parameters", {}).items()}
+        self.conditions: dict[str, Any] = document.get("Conditions", {})
+        self.parameters = {
+            name: str(spec["Default"]) if "Default" in spec else LOCAL_PARAMETERS.get(name, "")
+            for name, spec in document.get("Parameters", {}).items()
+        }
         if "Stage" in self.parameters:
             self.parameters["Stage"] = stage  # names that embed the stage say where they run
         self.parameters.update(parameter_overrides or {})
@@ -145,8 +152,35 @@ class LocalTemplate:
             return f"arn:aws:{service}:{LOCAL_REGION}:{LOCAL_ACCOUNT}:{kind}{self.physical_name(logical_id)}"
         return self.physical_name(logical_id)
 
+    def condition(self, name: str) -> bool:
+        """A named condition of the template, evaluated on the (local) parameter values."""
+        return self._evaluate(self.conditions[name])
+
+    def _evaluate(self, expression: Any) -> bool:
+        """Fn::Equals, Fn::Not, Fn::And, Fn::Or and {"Condition": name}, as CloudFormation does."""
+        if isinstance(expression, dict) and len(expression) == 1:
+            ((key, argument),) = expression.items()
+            if key == "Condition":
+                return self.condition(argument)
+            if key == "Fn::Equals":
+                left, right = (str(self.resolve(side)) for side in argument)
+                return left == right
+            if key == "Fn::Not":
+                return not self._evaluate(argument[0])
+            if key == "Fn::And":
+                return all(self._evaluate(item) for item in argument)
+            if key == "Fn::Or":
+                return any(self._evaluate(item) for item in argument)
+        raise ValueError(f"template: unsupported condition {expression!r}")
+
+    def exists(self, logical_id: str) -> bool:
+        """Whether the stack creates this resource: it has no Condition, or its condition holds."""
+        name = self.resources[logical_id].get("Condition")
+        return name is None or self.condition(name)
+
     def resolve(self, value: Any) -> Any:
-        """Resolves Ref, Fn::Sub, Fn::GetAtt, Fn::Join and Fn::If (conditions as false)."""
+        """Resolves Ref, Fn::Sub, Fn::GetAtt, Fn::Join, Fn::Select, Fn::Split and Fn::If (on the
+        template's conditions)."""
         if isinstance(value, list):
             return [self.resolve(item) for item in value]
         if not isinstance(value, dict):
@@ -160,7 +194,11 @@ class LocalTemplate:
             if key == "Fn::Join":
                 return argument[0].join(str(self.resolve(part)) for part in argument[1])
             if key == "Fn::If":
-                return self.resolve(argument[2])
+                return self.resolve(argument[1] if self.condition(argument[0]) else argument[2])
+            if key == "Fn::Select":
+                return self.resolve(self.resolve(argument[1])[int(self.resolve(argument[0]))])
+            if key == "Fn::Split":
+                return str(self.resolve(argument[1])).split(argument[0])
             if key == "Fn::Sub":
                 template, variables = (argument, {}) if isinstance(argument, str) else argument
                 return re.sub(r"\$\{([^}]+)\}", lambda match: self._sub_variable(match.group(1), variables), template)
@@ -182,7 +220,8 @@ class LocalTemplate:
         return merged
 
     def of_type(self, *types: str) -> dict[str, dict[str, Any]]:
-        return {name: spec for name, spec in self.resources.items() if spec["Type"] in types}
+        """The resources of these types that the stack creates (their Condition, if any, holds)."""
+        return {name: spec for name, spec in self.resources.items() if spec["Type"] in types and self.exists(name)}
 
     def functions(self) -> list[Function]:
         globals_ = self.document.get("Globals", {}).get("Function", {})
