@@ -29,7 +29,10 @@ LAYER_PACKAGE = ROOT / "layers" / "common" / "assisti_common"
 
 # In the Lambda Python runtime already (on sys.path after /var/task and /opt/python).
 RUNTIME_PROVIDED = frozenset({"boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "six", "urllib3"})
+# The Python 3.12 runtime runs on Amazon Linux 2023 (glibc 2.34): manylinux_2_28 and 2014 wheels both run.
 LAMBDA_PLATFORM = [
+    "--platform",
+    "manylinux_2_28_x86_64",
     "--platform",
     "manylinux2014_x86_64",
     "--implementation",
@@ -75,6 +78,7 @@ def install(pins: dict[str, str], target: Path) -> None:
 
 
 def copy_package(package: Path, target: Path) -> None:
+    shutil.rmtree(target / package.name, ignore_errors=True)  # a rebuild replaces, never merges
     shutil.copytree(package, target / package.name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
 
 
