@@ -83,7 +83,7 @@ def get_det_boxes(
     text_threshold: float,
     link_threshold: float,
     low_text: float,
-) -> list[NDArray[np.float32]]:
+) -> list[NDArray[Any]]:
     """craft_utils.getDetBoxes_core: connected regions of the score maps, each as a clockwise box."""
     img_h, img_w = textmap.shape
     _, text_score = cv2.threshold(textmap, low_text, 1, 0)
@@ -122,7 +122,7 @@ def get_det_boxes(
     return boxes
 
 
-def adjust_result_coordinates(boxes: list[NDArray[np.float32]], ratio_w: float, ratio_h: float) -> NDArray[Any]:
+def adjust_result_coordinates(boxes: list[NDArray[Any]], ratio_w: float, ratio_h: float) -> NDArray[Any]:
     """craft_utils.adjustResultCoordinates: score-map coordinates (half the input) back to the image's."""
     adjusted = np.array(boxes)
     for k in range(len(adjusted)):
