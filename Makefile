@@ -10,13 +10,14 @@ STAGE ?= dev
 .PHONY: dev test lint typecheck template-check deploy-check ci bench staff keys install models clean
 
 MODELS := .models/ocr/english_g2.json .models/vision/animals.json
-REQUIREMENTS := requirements/dev.txt requirements/models.txt layers/common/requirements.txt \
+REQUIREMENTS := requirements/dev.txt requirements/no-deps.txt requirements/models.txt layers/common/requirements.txt \
 	functions/chat/requirements.txt functions/ocr/worker/requirements.txt functions/vision/worker/requirements.txt \
 	tools/road_signs/requirements.txt
 
 $(STAMP): $(REQUIREMENTS) pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements/dev.txt -e .
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -r requirements/no-deps.txt
 	@touch $(STAMP)
 
 install: $(STAMP)  ## the virtual environment, created if missing, with every pinned dependency

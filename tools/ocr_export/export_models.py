@@ -11,6 +11,8 @@ CRAFT text detector and its ``english_g2`` recogniser from the weights shipped b
   axes dynamic; output ``y`` (N, H/2, W/2, 2): the region (text) and affinity (link) score maps.
 - ``english_g2.onnx``: the generation-2 recogniser, input ``image`` float32 (N, 1, 64, W) with a
   dynamic width; output ``logits`` (N, T, num_class), before softmax.
+- ``craft-int8.onnx``: the same CRAFT quantised to int8 (``quantize.py``: calibrated, gated against the
+  float model), which the worker runs.
 - ``english_g2.json``: what inference needs and must not re-derive from torch/easyocr: the character
   list, the ignored characters/indices easyocr derives for ``Reader(['en'])``, ``imgH``, the file names,
   and SHA-256 hashes of the source weights and of the exported files.
@@ -37,13 +39,14 @@ from typing import Any
 
 import numpy as np
 
-from tools.ocr_export import torchvision_shim  # before easyocr/torchvision; imports torch only in install()
+from tools.ocr_export import quantize, torchvision_shim  # the shim before easyocr/torchvision; torch only in install()
 
 # Bump when the exported graphs or the JSON change shape, so `make` re-exports.
-EXPORT_VERSION = 1
+EXPORT_VERSION = 2  # 2: CRAFT also quantised to int8 (quantize.py), the file the worker runs
 OPSET = 17
 DEFAULT_OUT = Path(__file__).resolve().parents[2] / ".models" / "ocr"
 DETECTOR_FILE = "craft.onnx"
+DETECTOR_INT8_FILE = "craft-int8.onnx"
 RECOGNISER_FILE = "english_g2.onnx"
 CONFIG_FILE = "english_g2.json"
 DETECTOR_WEIGHTS = "craft_mlt_25k.pth"
@@ -310,6 +313,10 @@ def export(out: Path = DEFAULT_OUT, *, force: bool = False) -> bool:
         if not ok:
             log("ONNX outputs do not match torch: nothing written")
             return False
+        detector_int8_tmp = Path(scratch) / DETECTOR_INT8_FILE
+        if not quantize.quantize_detector(detector_tmp, detector_int8_tmp, log):
+            log("the int8 detector failed its accuracy gate: nothing written")
+            return False
         config = {
             "export_version": EXPORT_VERSION,
             "easyocr_version": easyocr.__version__,
@@ -317,8 +324,12 @@ def export(out: Path = DEFAULT_OUT, *, force: bool = False) -> bool:
             "opset": OPSET,
             "source_weights": sources,
             "detector": {
-                "file": DETECTOR_FILE,
-                "sha256": sha256(detector_tmp),
+                # What the worker runs: int8 (quantize.py). The float32 export it was made from, and that
+                # onnxruntime checked against torch, is kept as the reference.
+                "file": DETECTOR_INT8_FILE,
+                "sha256": sha256(detector_int8_tmp),
+                "reference_file": DETECTOR_FILE,
+                "reference_sha256": sha256(detector_tmp),
                 "input": "image",
                 "output": "y",
                 "weights": DETECTOR_WEIGHTS,
@@ -340,11 +351,12 @@ def export(out: Path = DEFAULT_OUT, *, force: bool = False) -> bool:
             },
         }
         os.replace(detector_tmp, out / DETECTOR_FILE)
+        os.replace(detector_int8_tmp, out / DETECTOR_INT8_FILE)
         os.replace(recogniser_tmp, out / RECOGNISER_FILE)
         config_tmp = Path(scratch) / CONFIG_FILE
         config_tmp.write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         os.replace(config_tmp, out / CONFIG_FILE)  # written last: it marks the export complete
-    for name in (DETECTOR_FILE, RECOGNISER_FILE, CONFIG_FILE):
+    for name in (DETECTOR_FILE, DETECTOR_INT8_FILE, RECOGNISER_FILE, CONFIG_FILE):
         log(f"wrote {out / name} ({(out / name).stat().st_size / 1e6:.1f} MB)")
     log(f"done in {time.monotonic() - started:.0f} s")
     return True

@@ -557,6 +557,20 @@ def detect(
 ) -> tuple[list[list[Any]], list[list[list[Any]]]]:
     """easyocr.Reader.detect for one image: (horizontal_list, free_list)."""
     text_box = get_textbox(detector, img, canvas_size, mag_ratio, text_threshold, link_threshold, low_text)
+    return group_boxes(text_box, min_size, slope_ths, ycenter_ths, height_ths, width_ths, add_margin)
+
+
+def group_boxes(
+    text_box: Sequence[NDArray[np.int32]],
+    min_size: int = MIN_SIZE,
+    slope_ths: float = SLOPE_THS,
+    ycenter_ths: float = YCENTER_THS,
+    height_ths: float = HEIGHT_THS,
+    width_ths: float = WIDTH_THS,
+    add_margin: float = ADD_MARGIN,
+) -> tuple[list[list[Any]], list[list[list[Any]]]]:
+    """The second half of easyocr.Reader.detect: boxes grouped into horizontal and free lists, the
+    ones no larger than min_size dropped."""
     horizontal_list, free_list = group_text_box(
         text_box, slope_ths, ycenter_ths, height_ths, width_ths, add_margin, True
     )

@@ -1,8 +1,16 @@
-"""The OCR engine of the OCR worker Lambda: easyocr's English pipeline on onnxruntime, without torch.
+"""The OCR engine of the OCR worker Lambda: easyocr's English models on onnxruntime, without torch.
 
 The models are easyocr's CRAFT detector and ``english_g2`` recogniser, exported to ONNX at build time
-by ``export_models.py``; the pre- and post-processing is easyocr's own (``easyocr_port.py``). The
-results are those of ``easyocr.Reader(['en'], gpu=False).readtext(image)`` with its defaults.
+(``tools/ocr_export``). ``read_text`` is easyocr's ``readtext`` with three changes that phone photos
+need, each its own module:
+
+- ``detection``: CRAFT at a resolution chosen from the image, in tiles of bounded size (a 12 MP photo
+  no longer costs gigabytes and tens of seconds); small images are detected exactly as easyocr does;
+- ``recognition``: the boxes read in batches of equal width (the same readings, fewer calls);
+- ``layout``: the readings grouped into lines, top to bottom and left to right.
+
+The rest is easyocr's own processing (``easyocr_port``), whose ``readtext`` stays the faithful
+reference the tests compare with easyocr on torch.
 
 Both inference sessions are created once, when this module is imported (once per Lambda container).
 
@@ -20,11 +28,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 from numpy.typing import NDArray
 
 from assisti_common.image_jobs.onnx import inference_session
-from assisti_ocr_worker import easyocr_port
+from assisti_ocr_worker import detection, easyocr_port, layout, recognition
 
 MODEL_DIR: Path = Path(os.environ.get("ASSISTI_OCR_MODEL_DIR", Path(__file__).resolve().parent / "models"))
 CONFIG_FILE = "english_g2.json"
@@ -58,7 +67,7 @@ class _Network:
     """One ONNX model as the callable easyocr_port expects: a float32 batch in, the first output out."""
 
     def __init__(self, path: Path, input_name: str) -> None:
-        self.session = inference_session(path, int(os.environ.get("ASSISTI_OCR_THREADS", "0")))
+        self.session = inference_session(path, int(os.environ.get("ASSISTI_OCR_THREADS", "0")), varying_shapes=True)
         self.input_name = input_name
 
     def __call__(self, batch: NDArray[np.float32]) -> NDArray[np.float32]:
@@ -76,16 +85,22 @@ if int(_CONFIG["recognizer"]["imgH"]) != easyocr_port.IMG_H:
 
 
 def read_text(image: NDArray[np.uint8]) -> list[OcrLine]:
-    """The text lines in an RGB uint8 image (H x W x 3), in easyocr's reading order; [] if none."""
+    """The text lines in an RGB uint8 image (H x W x 3), top to bottom; [] if none."""
     if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
         raise ValueError("read_text expects an RGB uint8 array of shape (height, width, 3)")
     if image.shape[0] == 0 or image.shape[1] == 0:
         return []
-    results = easyocr_port.readtext(_DETECTOR, _RECOGNIZER, np.ascontiguousarray(image), _CHARACTERS, _IGNORE_IDX)
-    lines = []
-    for box, text, confidence in results:
-        stripped = text.strip()
-        if stripped:
-            points = [[int(point[0]), int(point[1])] for point in box]
-            lines.append(OcrLine(text=stripped, confidence=float(confidence), box=points))
-    return lines
+    image = np.ascontiguousarray(image)
+    # easyocr reads from a grey copy made with the BGR weights (see easyocr_port.reformat_input).
+    grey = np.asarray(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), dtype=np.uint8)
+    found = detection.detect(_DETECTOR, image)
+    horizontal_list, free_list = easyocr_port.group_boxes(found.boxes)
+    readings = recognition.read(
+        _RECOGNIZER, recognition.crops(grey, horizontal_list, free_list), _CHARACTERS, _IGNORE_IDX
+    )
+    pieces = [
+        layout.Piece(text.strip(), float(confidence), [[int(point[0]), int(point[1])] for point in box])
+        for box, text, confidence in readings
+        if text.strip()
+    ]
+    return [OcrLine(line.text, line.confidence, line.box) for line in layout.group_lines(pieces)]

@@ -66,6 +66,13 @@ def delete_item(owner_id: str, kind: str, item_id: str) -> None:
             raise
 
 
+def claim_by_key(owner_id: str, kind: str, item_id: str, claim_id: str) -> ImageItemModel | None:
+    """claim() in one write, without reading the item first: the update returns the claimed item
+    (PynamoDB asks for ALL_NEW). None for a missing, done, failed or deleted item."""
+    item = ImageItemModel(partition_key(owner_id, kind), item_id)
+    return item if claim(item, claim_id) else None
+
+
 def claim(item: ImageItemModel, claim_id: str) -> bool:
     """awaiting_upload -> processing, or takes over a processing item whose worker died (its message
     came back). False for done, failed or deleted items: the event is then a no-op."""

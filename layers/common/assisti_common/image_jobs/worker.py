@@ -59,8 +59,8 @@ class ImageJobWorker:
         if kind is None or processor is None:
             logger.warning("no processor for this kind", extra={"kind": upload.key.kind})
             return
-        item = image_items.get_item(upload.key.owner_id, kind, upload.key.item_id)
-        if item is None or not image_items.claim(item, claim_id):
+        item = image_items.claim_by_key(upload.key.owner_id, kind, upload.key.item_id, claim_id)
+        if item is None:
             logger.info("duplicate, late or deleted: nothing to do", extra={"item_id": upload.key.item_id})
             return
         settings = get_image_settings()
