@@ -50,3 +50,13 @@ def test_keyring_round_trip_and_validation():
         Keyring.from_json({**document, "hash_key": "c2hvcnQ"})  # too short
     with pytest.raises(ValueError):
         Keyring.from_json({"signing_keys": "nope"})
+
+
+def test_importing_the_security_module_spends_no_argon2_hash():
+    """Every function imports it at cold start; the dummy hash waits for the first unknown address."""
+    import subprocess
+    import sys
+
+    script = "import assisti_common.security as s; print(s._dummy_hash.cache_info().currsize)"
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "0"
