@@ -60,6 +60,7 @@ ci: test lint typecheck template-check deploy-check
 
 bench: $(STAMP) $(MODELS)  ## every benchmark; each reports ratios against a baseline measured in the same run
 	$(BIN)/python -m bench.auth_bench
+	$(BIN)/python -m bench.cold_start_bench
 	$(BIN)/python -m bench.chat_bench
 	$(BIN)/python -m bench.ocr_bench
 	$(BIN)/python -m bench.vision_bench

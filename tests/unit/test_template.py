@@ -299,3 +299,11 @@ def test_the_image_runs_the_templates_handler_without_torch(name):
     assert command and json.loads(command.group(1)) == spec["Properties"]["ImageConfig"]["Command"]
     assert "find_spec('torch')" in runtime
     assert "torch==" not in runtime
+
+
+def test_every_http_function_starts_from_a_snapstart_snapshot():
+    for function in TEMPLATE.functions():
+        if function.routes:
+            properties = TEMPLATE.resources[function.logical_id]["Properties"]
+            assert properties["SnapStart"] == {"ApplyOn": "PublishedVersions"}, function.logical_id
+            assert properties["AutoPublishAlias"], function.logical_id  # SnapStart applies to versions

@@ -29,6 +29,8 @@ LAYER_PACKAGE = ROOT / "layers" / "common" / "assisti_common"
 
 # In the Lambda Python runtime already (on sys.path after /var/task and /opt/python).
 RUNTIME_PROVIDED = frozenset({"boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "six", "urllib3"})
+# Also in the runtime, and imported by the layer but not among its requirements: SnapStart's hooks.
+RUNTIME_EXTRAS = {"snapshot-restore-py": "1.0.0"}
 # The Python 3.12 runtime runs on Amazon Linux 2023 (glibc 2.34): manylinux_2_28 and 2014 wheels both run.
 LAMBDA_PLATFORM = [
     "--platform",

@@ -266,10 +266,12 @@ def runtime_folder(out: Path) -> Path:
     (the versions pinned in the layer's requirements stand in for the runtime's own)."""
     pins = build.resolve(build.LAYER_REQUIREMENTS)
     provided = {name: version for name, version in pins.items() if name in build.RUNTIME_PROVIDED}
-    if not (out / ".done").is_file():
+    provided |= build.RUNTIME_EXTRAS
+    stamp = out / f".done-{'-'.join(sorted(provided))}"
+    if not stamp.is_file():
         shutil.rmtree(out, ignore_errors=True)
         build.install(provided, out)
-        (out / ".done").touch()
+        stamp.touch()
     return out
 
 
