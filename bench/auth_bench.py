@@ -24,10 +24,9 @@ from bench.harness import PASSWORD, ROOT, http_event, load, local_aws, percentil
 COLD_PROBE = r"""
 import json, sys, time
 started = time.perf_counter()
-sys.path.insert(0, sys.argv[1])
 from local.functions import LambdaContext, load_handler
-handler = load_handler(sys.argv[2])
-response = handler(json.loads(sys.argv[3]), LambdaContext("cold"))
+handler = load_handler(sys.argv[1])
+response = handler(json.loads(sys.argv[2]), LambdaContext("cold"))
 elapsed = time.perf_counter() - started
 assert 200 <= response["statusCode"] < 500, response
 print(json.dumps({"seconds": elapsed, "status": response["statusCode"]}))
@@ -38,7 +37,7 @@ def cold_start(handler: str, event: dict[str, Any], env: dict[str, str], runs: i
     times = []
     for _ in range(runs):
         result = subprocess.run(
-            [sys.executable, "-c", COLD_PROBE, str(ROOT), handler, json.dumps(event)],
+            [sys.executable, "-c", COLD_PROBE, handler, json.dumps(event)],  # cwd=ROOT: the repo is importable
             capture_output=True,
             text=True,
             env=env,
