@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from mypy_boto3_sesv2 import SESV2Client
 
 
-def _client() -> SESV2Client:
+def ses() -> SESV2Client:
     ses: SESV2Client = aws.client("sesv2")
     return ses
 
@@ -22,7 +22,7 @@ def _client() -> SESV2Client:
 def send_email(sender: str, to: str, subject: str, text: str, kind: str) -> None:
     """`kind` names the message for logs and metrics; the body itself is never logged."""
     try:
-        _client().send_email(
+        ses().send_email(
             FromEmailAddress=sender,
             Destination={"ToAddresses": [to]},
             Content={"Simple": {"Subject": {"Data": subject}, "Body": {"Text": {"Data": text}}}},

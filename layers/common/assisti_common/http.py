@@ -206,13 +206,15 @@ WARM_PATH = "/_snapstart/warm"  # no route answers it: a 404 that goes through e
 
 
 def _warm(asgi: Mangum) -> None:
-    """Before a SnapStart snapshot: what the first request would otherwise pay for. The clients made
-    here are dropped after the restore; the service models botocore loaded for them stay loaded."""
-    from assisti_common import aws, security
+    """Before a SnapStart snapshot: what the first request would otherwise pay for. The clients are
+    made through the same accessors requests use; they are dropped after the restore, and the service
+    models botocore loaded for them stay loaded."""
+    from assisti_common import email, security
+    from assisti_common.image_jobs import storage
 
     security.dummy_hash()
-    for service in ("dynamodb", "secretsmanager", "s3", "sesv2"):
-        aws.client(service)
+    storage.s3()
+    email.ses()
     event = {
         "version": "2.0",
         "routeKey": "$default",
