@@ -54,11 +54,11 @@ class ImageJobWorker:
             self.process(upload, claim_id=record.message_id, last_try=last_try)
 
     def process(self, upload: Upload, claim_id: str, last_try: bool) -> None:
-        kind = Kind(upload.key.kind) if upload.key.kind in Kind.__members__.values() else None
-        processor = self.processors.get(kind) if kind is not None else None
-        if kind is None or processor is None:
+        processor = self.processors.get(upload.key.kind)  # type: ignore[call-overload]  # Kind is a StrEnum
+        if processor is None:
             logger.warning("no processor for this kind", extra={"kind": upload.key.kind})
             return
+        kind = Kind(upload.key.kind)
         item = image_items.claim_by_key(upload.key.owner_id, kind, upload.key.item_id, claim_id)
         if item is None:
             logger.info("duplicate, late or deleted: nothing to do", extra={"item_id": upload.key.item_id})
