@@ -13,38 +13,19 @@ measured in the same run (absolute times on a shared machine are noise; ratios a
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
-import subprocess
 import sys
 from typing import Any
 
-from bench.harness import PASSWORD, ROOT, http_event, load, local_aws, percentile, signed_in_user, warm
-
-COLD_PROBE = r"""
-import json, sys, time
-started = time.perf_counter()
-from local.functions import LambdaContext, load_handler
-handler = load_handler(sys.argv[1])
-response = handler(json.loads(sys.argv[2]), LambdaContext("cold"))
-elapsed = time.perf_counter() - started
-assert 200 <= response["statusCode"] < 500, response
-print(json.dumps({"seconds": elapsed, "status": response["statusCode"]}))
-"""
+from bench.harness import PASSWORD, cold_start, http_event, load, local_aws, percentile, signed_in_user, warm
 
 
-def cold_start(handler: str, event: dict[str, Any], env: dict[str, str], runs: int) -> list[float]:
+def cold_starts(handler: str, event: dict[str, Any], env: dict[str, str], runs: int) -> list[float]:
     times = []
     for _ in range(runs):
-        result = subprocess.run(
-            [sys.executable, "-c", COLD_PROBE, handler, json.dumps(event)],  # cwd=ROOT: the repo is importable
-            capture_output=True,
-            text=True,
-            env=env,
-            check=True,
-            cwd=ROOT,
-        )
-        times.append(json.loads(result.stdout.strip().splitlines()[-1])["seconds"])
+        seconds, status = cold_start(handler, event, env)
+        assert 200 <= status < 500, status
+        times.append(seconds)
     return times
 
 
@@ -68,8 +49,8 @@ def main() -> int:
         auth = next(function for function in template.functions() if function.logical_id == "AuthFunction")
         refresh_event = http_event("POST", "/auth/refresh", {"refresh_token": "rt1.u.s.secret"})
         hello_event = http_event("GET", "/hello")
-        cold_auth = cold_start(auth.handler, refresh_event, env, args.cold_runs)
-        cold_hello = cold_start("bench.hello_app.handler", hello_event, env, args.cold_runs)
+        cold_auth = cold_starts(auth.handler, refresh_event, env, args.cold_runs)
+        cold_hello = cold_starts("bench.hello_app.handler", hello_event, env, args.cold_runs)
 
         auth_handler = load(template, "AuthFunction")
         from local.functions import load_handler

@@ -12,23 +12,10 @@ happen once, before the snapshot.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
-import subprocess
 import sys
 
-from bench.harness import ROOT, http_event
-
-PROBE = r"""
-import json, sys, time
-started = time.perf_counter()
-from importlib import import_module
-module, _, name = sys.argv[1].rpartition(".")
-handler = getattr(import_module(module), name)
-from local.functions import LambdaContext
-response = handler(json.loads(sys.argv[2]), LambdaContext("cold"))
-print(json.dumps({"seconds": time.perf_counter() - started, "status": response["statusCode"]}))
-"""
+from bench.harness import cold_start, http_event
 
 TARGETS = {
     "hello-world": ("bench.hello_app.handler", "/hello"),
@@ -40,11 +27,9 @@ TARGETS = {
 
 
 def cold(handler: str, path: str) -> float:
-    command = [sys.executable, "-X", "frozen_modules=on", "-c", PROBE, handler, json.dumps(http_event("GET", path))]
-    done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=True)
-    result = json.loads(done.stdout.strip().splitlines()[-1])
-    assert result["status"] in (200, 401), result
-    return float(result["seconds"])
+    seconds, status = cold_start(handler, http_event("GET", path))
+    assert status in (200, 401), (handler, status)
+    return seconds
 
 
 def main() -> int:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -15,6 +18,31 @@ local_aws = harness.local_aws
 # Metrics are disabled locally; Powertools still warns on every flush. Benchmarks only print figures.
 warnings.filterwarnings("ignore", message="No application metrics to publish")
 PASSWORD = "bench password 123"  # noqa: S105 - a throwaway account in a throwaway moto
+
+
+# A fresh interpreter timed from its start to the handler's first answer (run from ROOT: the repo imports).
+COLD_PROBE = r"""
+import json, sys, time
+started = time.perf_counter()
+from local.functions import LambdaContext, load_handler
+handler = load_handler(sys.argv[1])
+response = handler(json.loads(sys.argv[2]), LambdaContext("cold"))
+print(json.dumps({"seconds": time.perf_counter() - started, "status": response["statusCode"]}))
+"""
+
+
+def cold_start(handler: str, event: dict[str, Any], env: dict[str, str] | None = None) -> tuple[float, int]:
+    """One cold start of `handler` (a template Handler) on `event`: its seconds and the status it answered."""
+    done = subprocess.run(
+        [sys.executable, "-c", COLD_PROBE, handler, json.dumps(event)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+        cwd=ROOT,
+    )
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    return float(result["seconds"]), int(result["status"])
 
 
 def percentile(samples: list[float], fraction: float) -> float:
