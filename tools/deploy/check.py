@@ -34,6 +34,7 @@ from typing import Any
 
 import yaml
 
+from local.template import LocalTemplate
 from tools.deploy import build, sam
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -325,15 +326,9 @@ def check_zip_functions(
 # --- 4. the workers' runtime stage -----------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class PipInstall:
-    requirements: list[Path]  # the repository files behind its -r arguments
-    no_deps: bool
-
-
-def runtime_stage_installs(dockerfile: Path) -> list[PipInstall]:
-    """The `pip install -r ...` steps of the Dockerfile's last stage, each -r file mapped back, through
-    the stage's COPY lines, to the repository file it is."""
+def runtime_stage_installs(dockerfile: Path) -> list[list[Path]]:
+    """The `pip install -r ...` steps of the Dockerfile's last stage: for each, its -r files mapped back,
+    through the stage's COPY lines, to the repository files they are."""
     text = dockerfile.read_text().replace("\\\n", " ")
     stage = text[text.rindex("\nFROM ") :]
     copied: dict[str, Path] = {}
@@ -351,8 +346,9 @@ def runtime_stage_installs(dockerfile: Path) -> list[PipInstall]:
             for command in line[4:].split("&&"):
                 words = shlex.split(command)
                 if words[:2] == ["pip", "install"]:
-                    files = [copied[words[index + 1]] for index, word in enumerate(words) if word == "-r"]
-                    installs.append(PipInstall(files, "--no-deps" in words))
+                    if "--no-deps" in words:
+                        raise SystemExit(f"{dockerfile}: `pip install --no-deps` is not something this check repeats")
+                    installs.append([copied[words[index + 1]] for index, word in enumerate(words) if word == "-r"])
     if not installs:
         raise SystemExit(f"{dockerfile}: no `pip install -r` in the runtime stage")
     return installs
@@ -362,27 +358,18 @@ def worker_site(name: str, dockerfile: Path, out: Path) -> Path:
     """The worker image's site-packages, installed as its Dockerfile's runtime stage does, for cp312."""
     site = out / name
     installs = runtime_stage_installs(dockerfile)
-    fingerprint = "".join(f"{step.no_deps}{path.read_text()}" for step in installs for path in step.requirements)
+    fingerprint = "".join(path.read_text() for step in installs for path in step)
     stamp = site / f".done-{hashlib.sha256(fingerprint.encode()).hexdigest()[:16]}"
     if stamp.is_file():
         return site
     shutil.rmtree(site, ignore_errors=True)
-    for step in installs:
-        if step.no_deps:
-            pins = dict(
-                line.strip().split("==", 1)
-                for path in step.requirements
-                for line in path.read_text().splitlines()
-                if "==" in line and not line.lstrip().startswith("#")
-            )
-        else:
-            pins = build.resolve(*step.requirements)
-        build.install(pins, site)
+    for requirements in installs:
+        build.install(build.resolve(*requirements), site)
     stamp.touch()
     return site
 
 
-def check_workers(python: Path, env_of: dict[str, dict[str, str]], endpoint: str) -> None:
+def check_workers(python: Path, template: LocalTemplate, env_of: dict[str, dict[str, str]], endpoint: str) -> None:
     import boto3
     from PIL import Image
 
@@ -395,9 +382,7 @@ def check_workers(python: Path, env_of: dict[str, dict[str, str]], endpoint: str
     user_id = next(iter(UserModel.scan())).id  # the user the auth zip signed up
     s3 = boto3.client("s3", endpoint_url=endpoint)
     sqs = boto3.client("sqs", endpoint_url=endpoint)
-    from local.template import LocalTemplate, load_template
-
-    template = LocalTemplate(load_template(), stage="deploycheck")
+    handlers = {function.logical_id: function.handler for function in template.functions()}
     bucket = template.bucket_name("UploadsBucket")
 
     def upload_and_receive(kind: str, image: Image.Image, queue_logical_id: str) -> tuple[Any, dict[str, Any]]:
@@ -442,7 +427,7 @@ def check_workers(python: Path, env_of: dict[str, dict[str, str]], endpoint: str
         say(f"  {check.name} worker: its image's requirements for cp312 in {took:.0f} s, {size:.0f} MB")
         env = {**env_of[check.logical_id], **LOCAL_MODEL_DIRS}
         paths = [ROOT / "functions" / check.name / "worker", ROOT / "layers" / "common", site]
-        with container(python, paths, template_handler(check.logical_id), env) as worker:
+        with container(python, paths, handlers[check.logical_id], env) as worker:
             for kind, image, accepted in check.uploads:
                 item, event = upload_and_receive(kind, image, check.queue)
                 answer = worker(event)
@@ -460,13 +445,6 @@ class WorkerCheck:
     name: str  # functions/<name>/Dockerfile and functions/<name>/worker
     queue: str
     uploads: list[tuple[str, Any, Callable[[Any], bool]]]  # kind, image, what the finished item must show
-
-
-def template_handler(logical_id: str) -> str:
-    from local.template import LocalTemplate, load_template
-
-    function = next(f for f in LocalTemplate(load_template()).functions() if f.logical_id == logical_id)
-    return function.handler
 
 
 # --- the whole check -------------------------------------------------------------------------------
@@ -487,21 +465,17 @@ def main() -> int:
     check_sizes(functions, build_dir)
 
     from local.harness import local_aws
+    from local.stack import function_environment
 
     runtime = runtime_folder(WORK / "runtime")
     with local_aws("deploycheck", {"ASSISTI_ENUMERATION_FLOOR_MS": "0"}) as (local, env):
-        env_of = {
-            function.logical_id: {
-                **env,
-                **function.environment,
-                **{k: v for k, v in env.items() if k.startswith("AWS_")},
-            }
-            for function in local.functions()
-        }
+        endpoint = env["AWS_ENDPOINT_URL"]
+        # Each function's template environment pointed at moto, as the local stack gives it.
+        env_of = {f.logical_id: {**env, **function_environment(f.environment, endpoint)} for f in local.functions()}
         say("zip functions under Python 3.12, each with only its build, its layers and the runtime's boto3:")
         check_zip_functions(python, functions, build_dir, runtime, env_of)
         say("worker images' runtime stages under Python 3.12 (built without Docker):")
-        check_workers(python, env_of, env["AWS_ENDPOINT_URL"])
+        check_workers(python, local, env_of, endpoint)
     say(f"passed in {time.monotonic() - started:.0f} s")
     return 0
 
