@@ -16,11 +16,14 @@ Both install wheels for the Lambda runtime (CPython 3.12, manylinux x86_64), wha
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -57,8 +60,21 @@ def canonical(name: str) -> str:
     return name.lower().replace("_", "-").replace(".", "-")
 
 
+RESOLUTIONS = ROOT / ".aws-sam" / "resolutions"
+RESOLUTION_SECONDS = 3600
+
+
 def resolve(*requirement_files: Path) -> dict[str, str]:
-    """Every distribution (name -> version) pip would install for these files on the Lambda runtime."""
+    """Every distribution (name -> version) pip would install for these files on the Lambda runtime.
+
+    Every function's build resolves the layer's requirements again (each is its own `make` process):
+    a resolution is kept on disk, keyed by the files' contents and the platform, for the span of one
+    build (RESOLUTION_SECONDS): unpinned transitive dependencies move on PyPI, so it is not kept longer."""
+    key = hashlib.sha256("\0".join([*LAMBDA_PLATFORM, *(path.read_text() for path in requirement_files)]).encode())
+    cached = RESOLUTIONS / f"{key.hexdigest()[:24]}.json"
+    if cached.is_file() and time.time() - cached.stat().st_mtime < RESOLUTION_SECONDS:
+        pins: dict[str, str] = json.loads(cached.read_text())
+        return pins
     with tempfile.TemporaryDirectory() as scratch:
         report = Path(scratch) / "report.json"
         command = ["install", "--quiet", "--dry-run", "--ignore-installed", "--target", scratch]
@@ -67,7 +83,12 @@ def resolve(*requirement_files: Path) -> dict[str, str]:
             command += ["-r", str(path)]
         pip(*command)
         installs = json.loads(report.read_text())["install"]
-    return {canonical(entry["metadata"]["name"]): entry["metadata"]["version"] for entry in installs}
+    pins = {canonical(entry["metadata"]["name"]): entry["metadata"]["version"] for entry in installs}
+    RESOLUTIONS.mkdir(parents=True, exist_ok=True)
+    partial = cached.with_suffix(f".{os.getpid()}.tmp")  # parallel builds: write, then rename into place
+    partial.write_text(json.dumps(pins, sort_keys=True))
+    os.replace(partial, cached)
+    return pins
 
 
 def install(pins: dict[str, str], target: Path) -> None:
