@@ -11,8 +11,8 @@ STAGE ?= dev
 
 MODELS := .models/ocr/english_g2.json .models/vision/animals.json
 REQUIREMENTS := requirements/dev.txt requirements/no-deps.txt requirements/models.txt layers/common/requirements.txt \
-	functions/chat/requirements.txt functions/ocr/worker/requirements.txt functions/vision/worker/requirements.txt \
-	tools/road_signs/requirements.txt
+	functions/auth/requirements.txt functions/chat/requirements.txt functions/ocr/worker/requirements.txt \
+	functions/vision/worker/requirements.txt tools/road_signs/requirements.txt
 
 $(STAMP): $(REQUIREMENTS) pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

@@ -20,21 +20,48 @@ warnings.filterwarnings("ignore", message="No application metrics to publish")
 PASSWORD = "bench password 123"  # noqa: S105 - a throwaway account in a throwaway moto
 
 
-# A fresh interpreter timed from its start to the handler's first answer (run from ROOT: the repo imports).
+# A fresh interpreter timed from its start to the handler's first answer (run from ROOT: the repo
+# imports). It imports nothing of its own beyond what Lambda's runtime has loaded by then (json, time,
+# importlib): the local stack's helpers would add their imports to every function and to the baseline.
 COLD_PROBE = r"""
 import json, sys, time
 started = time.perf_counter()
-from local.functions import LambdaContext, load_handler
-handler = load_handler(sys.argv[1])
-response = handler(json.loads(sys.argv[2]), LambdaContext("cold"))
+import importlib, types
+module_name, _, attribute = sys.argv[1].rpartition(".")
+handler = getattr(importlib.import_module(module_name), attribute)
+context = types.SimpleNamespace(
+    function_name="cold", memory_limit_in_mb=1024, aws_request_id="cold-1",
+    invoked_function_arn="arn:aws:lambda:us-east-1:000000000000:function:cold",
+    get_remaining_time_in_millis=lambda: 15000,
+)
+response = handler(json.loads(sys.argv[2]), context)
 print(json.dumps({"seconds": time.perf_counter() - started, "status": response["statusCode"]}))
 """
 
 
-def cold_start(handler: str, event: dict[str, Any], env: dict[str, str] | None = None) -> tuple[float, int]:
-    """One cold start of `handler` (a template Handler) on `event`: its seconds and the status it answered."""
+def cold_start(
+    handler: str,
+    event: dict[str, Any],
+    env: dict[str, str] | None = None,
+    python: Path | None = None,
+    lambda_path: list[Path] | None = None,
+) -> tuple[float, int]:
+    """One cold start of `handler` (a template Handler) on `event`: its seconds and the status it answered.
+    With `lambda_path`, the interpreter runs isolated (`-I -S`: no site-packages) with only those folders
+    on sys.path, as Lambda gives a function its build, its layers and the runtime's boto3."""
+    if lambda_path is None:
+        command = [str(python or sys.executable), "-c", COLD_PROBE]
+    else:
+        folders = json.dumps([str(folder) for folder in lambda_path])
+        command = [
+            str(python or sys.executable),
+            "-I",
+            "-S",
+            "-c",
+            f"import sys; sys.path[:0] = {folders}\n{COLD_PROBE}",
+        ]
     done = subprocess.run(
-        [sys.executable, "-c", COLD_PROBE, handler, json.dumps(event)],
+        [*command, handler, json.dumps(event)],
         capture_output=True,
         text=True,
         env=env,

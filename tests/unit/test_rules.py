@@ -7,7 +7,8 @@ import pytest
 from assisti_auth import schemas
 from assisti_auth.settings import AuthSettings as Settings
 from assisti_auth.throttle import lockout_seconds
-from assisti_common.pagination import InvalidCursor, decode_cursor, encode_cursor
+from assisti_common.errors import InvalidCursor
+from assisti_common.pagination import decode_cursor, encode_cursor
 
 KEY = b"h" * 32
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from assisti_auth import passwords
 from assisti_common import security
 from assisti_common.keys import Keyring, generate_keyring_document
 
@@ -24,15 +25,15 @@ def test_keyed_hash_depends_on_key_purpose_and_value():
 
 
 def test_password_hashing_is_argon2id_and_verifies():
-    hashed = security.hash_password("correct horse")
+    hashed = passwords.hash_password("correct horse")
     assert hashed.startswith("$argon2id$")
-    assert security.verify_password(hashed, "correct horse")
-    assert not security.verify_password(hashed, "correct horsE")
-    assert not security.verify_password("not a hash", "x")
+    assert passwords.verify_password(hashed, "correct horse")
+    assert not passwords.verify_password(hashed, "correct horsE")
+    assert not passwords.verify_password("not a hash", "x")
 
 
 def test_verifying_without_an_account_still_answers_false():
-    assert security.verify_password(None, "anything") is False
+    assert passwords.verify_password(None, "anything") is False
 
 
 def test_constant_time_equal():
@@ -52,11 +53,11 @@ def test_keyring_round_trip_and_validation():
         Keyring.from_json({"signing_keys": "nope"})
 
 
-def test_importing_the_security_module_spends_no_argon2_hash():
-    """Every function imports it at cold start; the dummy hash waits for the first unknown address."""
+def test_importing_the_password_module_spends_no_argon2_hash():
+    """The dummy hash waits for the first unknown address, not the cold start."""
     import subprocess
     import sys
 
-    script = "import assisti_common.security as s; print(s.dummy_hash.cache_info().currsize)"
+    script = "import assisti_auth.passwords as p; print(p.dummy_hash.cache_info().currsize)"
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "0"

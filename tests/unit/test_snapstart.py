@@ -14,14 +14,20 @@ from local.template import ROOT
 REGISTERED = r"""
 import importlib, sys
 from snapshot_restore_py import get_after_restore, get_before_snapshot
+from assisti_common import lazy
 importlib.import_module(sys.argv[1])
+assert lazy.pending(), "the route table defers its service"
 before, after = get_before_snapshot(), get_after_restore()
 assert [f.__name__ for f, _, _ in before] == ["before_snapshot"], before
 assert [f.__name__ for f, _, _ in after] == ["after_restore"], after
 for function, args, kwargs in before:
-    function(*args, **kwargs)  # the warm-up: a 404 through the whole app, clients, the dummy hash
-from assisti_common import aws, security
-assert security.dummy_hash.cache_info().currsize == 1 and aws.client.cache_info().currsize >= 1
+    function(*args, **kwargs)  # the warm-up: deferred modules, clients, a 404 through the app, the dummy hash
+from assisti_common import aws
+assert aws.client.cache_info().currsize >= 1
+assert lazy.pending() == [], lazy.pending()
+if sys.argv[1] == "assisti_auth.app":
+    from assisti_auth import passwords
+    assert passwords.dummy_hash.cache_info().currsize == 1
 print("ok")
 """
 

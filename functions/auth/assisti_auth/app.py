@@ -1,16 +1,17 @@
-"""The auth function: routes only. Each parses input, calls one service function, shapes output."""
+"""The auth function: routes only. Each parses input, calls one service function, shapes output.
+
+The service (PynamoDB, argon2, PyJWT, SES) is imported by the first request that reaches it."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from collections.abc import Callable, Coroutine
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.routing import APIRoute
 
-from assisti_auth import service
 from assisti_auth.schemas import (
     AdminUserPatchIn,
     ChallengeOut,
@@ -35,13 +36,14 @@ from assisti_auth.schemas import (
     mask_email,
 )
 from assisti_auth.settings import get_auth_settings
-from assisti_common.db.models import UserModel
+from assisti_common import lazy
 from assisti_common.errors import (
     Conflict,
     DependencyUnavailable,
     Forbidden,
     InvalidCode,
     InvalidCredentials,
+    InvalidCursor,
     InvalidRefreshToken,
     InvalidSession,
     NotFound,
@@ -50,7 +52,16 @@ from assisti_common.errors import (
     UsernameTaken,
 )
 from assisti_common.http import CurrentPrincipal, create_app, errors, lambda_handler
-from assisti_common.pagination import InvalidCursor
+
+if TYPE_CHECKING:
+    from assisti_auth import passwords, service
+    from assisti_common.db.models import UserModel
+else:
+    service = lazy.module("assisti_auth.service")
+    passwords = lazy.module("assisti_auth.passwords")
+
+# Validated at cold start: a bad auth variable fails here, naming the variable, and only in auth.
+get_auth_settings()
 
 
 class EnumerationSafeRoute(APIRoute):
@@ -225,4 +236,4 @@ app = create_app(
     "Accounts: Cognito-style sign-up and sign-in with emailed codes, tokens, the profile, staff tools.",
     [public, tokens, me, admin],
 )
-handler = lambda_handler(app)
+handler = lambda_handler(app, warm_up=lambda: passwords.dummy_hash())  # not at import: argon2 waits

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from assisti_auth import codes, emails, purge, throttle
 from assisti_auth.codes import Purpose
+from assisti_auth.passwords import hash_password, password_needs_rehash, verify_password
 from assisti_auth.settings import get_auth_settings
 from assisti_common.db import sessions, users
 from assisti_common.db.models import UserModel
@@ -25,13 +26,11 @@ from assisti_common.keys import Keyring, get_keyring
 from assisti_common.observability import logger, metrics
 from assisti_common.pagination import Page, paginate
 from assisti_common.principal import Principal
-from assisti_common.security import constant_time_equal, hash_password, password_needs_rehash, verify_password
+from assisti_common.security import constant_time_equal
 from assisti_common.settings import get_settings
 from assisti_common.tokens import AccessClaims, RefreshToken, issue_access_token
 
 DAY = 24 * 3600
-# Validated at cold start: a bad auth variable fails here, naming the variable, and only in auth.
-get_auth_settings()
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,15 @@
-"""The chat function: routes only. Every route needs a valid access token."""
+"""The chat function: routes only. Every route needs a valid access token.
+
+The service (PynamoDB, the openai SDK) is imported by the first request that reaches it."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import APIRouter, Query, status
 
-from assisti_chat import service
 from assisti_chat.assistants import LanguageRequired, UnknownAssistant
+from assisti_chat.quota import QuotaExceeded
 from assisti_chat.schemas import (
     CategoryIn,
     CategoryOut,
@@ -21,11 +23,19 @@ from assisti_chat.schemas import (
     UsageCountOut,
     UsageOut,
 )
-from assisti_chat.service import QuotaExceeded
-from assisti_common.db.models import CategoryModel, MessageModel
-from assisti_common.errors import Conflict, NotFound
+from assisti_chat.settings import get_chat_settings
+from assisti_common import lazy
+from assisti_common.errors import Conflict, InvalidCursor, NotFound
 from assisti_common.http import CurrentPrincipal, create_app, errors, lambda_handler
-from assisti_common.pagination import InvalidCursor
+
+if TYPE_CHECKING:
+    from assisti_chat import service
+    from assisti_common.db.models import CategoryModel, MessageModel
+else:
+    service = lazy.module("assisti_chat.service")
+
+# Validated at cold start: a bad chat variable fails here, naming the variable, and only in chat.
+get_chat_settings()
 
 categories = APIRouter(prefix="/categories", tags=["categories"])
 messages = APIRouter(prefix="/categories/{category_id}/messages", tags=["messages"])

@@ -3,33 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 from assisti_chat import assistants, commands, llm_client, prompt
+from assisti_chat.quota import QuotaExceeded, next_reset
 from assisti_chat.settings import get_chat_settings
 from assisti_common.db import chat, usage
 from assisti_common.db.models import CategoryModel, MessageModel
-from assisti_common.errors import Conflict, NotFound, TooManyRequests
+from assisti_common.errors import Conflict, NotFound
 from assisti_common.observability import logger, metrics
 from assisti_common.pagination import Page, paginate
 from assisti_common.principal import Principal
 
-# Validated at cold start: a bad chat variable fails here, naming the variable, and only in chat.
-get_chat_settings()
-
 HISTORY_SCAN = 50  # recent messages read per answer; the token budget then trims them
 FAST_PATH_MODEL = "assisti/fast-path"
-
-
-class QuotaExceeded(TooManyRequests):
-    """429 with when the quota resets (midnight UTC), as Retry-After and in the details."""
-
-    code = "quota_exceeded"
-
-    def __init__(self, message: str) -> None:
-        resets_at = _next_reset()
-        super().__init__((resets_at - datetime.now(UTC)).total_seconds(), message)
-        self.details["resets_at"] = resets_at.isoformat()
 
 
 @dataclass(frozen=True)
@@ -197,11 +184,6 @@ def _switch_assistant(category: CategoryModel, args: tuple[str, ...]) -> str:
 # --- usage ---------------------------------------------------------------------------------------
 
 
-def _next_reset(now: datetime | None = None) -> datetime:
-    now = now or datetime.now(UTC)
-    return datetime(now.year, now.month, now.day, tzinfo=UTC) + timedelta(days=1)
-
-
 def get_usage(principal: Principal) -> Usage:
     settings = get_chat_settings()
     day = usage.today()
@@ -212,5 +194,5 @@ def get_usage(principal: Principal) -> Usage:
         int(item.tokens),
         settings.chat_daily_messages,
         settings.chat_daily_tokens,
-        _next_reset(),
+        next_reset(),
     )

@@ -6,15 +6,16 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-import boto3
-from botocore.config import Config
-
 from assisti_common.settings import get_settings
 
 
 @cache
 def client(service: str, read_timeout: int = 5, **config: Any) -> Any:
-    """One client per service and container (clients are thread-safe and reuse connections)."""
+    """One client per service and container (clients are thread-safe and reuse connections). boto3 is
+    imported with the first client: a request that calls no AWS service does not pay for it."""
+    import boto3
+    from botocore.config import Config
+
     settings = get_settings()
     return boto3.client(  # type: ignore[call-overload]
         service,

@@ -101,6 +101,11 @@ class NotFound(AppError):
     message = "Not found."
 
 
+class InvalidCursor(AppError):
+    code = "invalid_cursor"
+    message = "The cursor is malformed or was not issued for this list."
+
+
 class Conflict(AppError):
     status_code = 409
     code = "conflict"

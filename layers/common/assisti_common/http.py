@@ -1,10 +1,13 @@
 """What every HTTP function shares: the FastAPI app factory, the one error shape, the bearer
-dependency and the Lambda entry point (Mangum inside Powertools' logger, tracer and metrics)."""
+dependency and the Lambda entry point (Mangum inside Powertools' logger and metrics).
+
+Only what every request needs is imported at cold start. Token verification (PyJWT, the keyring) and
+the session lookup (PynamoDB, botocore) are imported by the first request that carries a token."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from typing import Annotated, Any, cast
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics.functions import is_metrics_disabled
@@ -17,8 +20,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from mangum import Mangum
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from assisti_common import snapstart
-from assisti_common.db import sessions
+from assisti_common import lazy, snapstart
 from assisti_common.errors import (
     AppError,
     ErrorBody,
@@ -28,11 +30,17 @@ from assisti_common.errors import (
     ValidationFailed,
     error_body,
 )
-from assisti_common.keys import get_keyring
-from assisti_common.observability import logger, metrics, tracer
+from assisti_common.observability import logger, metrics
 from assisti_common.principal import Principal
 from assisti_common.settings import get_settings
-from assisti_common.tokens import verify_access_token
+
+if TYPE_CHECKING:
+    from assisti_common import keys, tokens
+    from assisti_common.db import sessions
+else:
+    keys = lazy.module("assisti_common.keys")
+    tokens = lazy.module("assisti_common.tokens")
+    sessions = lazy.module("assisti_common.db.sessions")
 
 _STATUS_CODES = {
     400: "bad_request",
@@ -205,14 +213,17 @@ def create_app(title: str, description: str, routers: Sequence[APIRouter]) -> Fa
 WARM_PATH = "/_snapstart/warm"  # no route answers it: a 404 that goes through every layer of the app
 
 
-def _warm(asgi: Mangum) -> None:
-    """Before a SnapStart snapshot: what the first request would otherwise pay for. The clients are
-    made through the same accessors requests use; they are dropped after the restore, and the service
-    models botocore loaded for them stay loaded."""
-    from assisti_common import email, security
+def _warm(asgi: Mangum, warm_up: Callable[[], object] | None) -> None:
+    """Before a SnapStart snapshot: what the first request would otherwise pay for. Every deferred
+    module is imported, then the function's own `warm_up`; the clients are made through the same
+    accessors requests use; they are dropped after the restore, and the service models botocore
+    loaded for them stay loaded."""
+    from assisti_common import email
     from assisti_common.image_jobs import storage
 
-    security.dummy_hash()
+    lazy.load_all()
+    if warm_up is not None:
+        warm_up()
     storage.s3()
     email.ses()
     event = {
@@ -227,14 +238,17 @@ def _warm(asgi: Mangum) -> None:
     asgi(event, None)  # type: ignore[arg-type]  # no invocation yet: no context
 
 
-def lambda_handler(app: FastAPI) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
-    """The Lambda entry point: an API Gateway HTTP API (v2) event in, its response out."""
+def lambda_handler(
+    app: FastAPI, warm_up: Callable[[], object] | None = None
+) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    """The Lambda entry point: an API Gateway HTTP API (v2) event in, its response out. `warm_up` is
+    the function's own work to do before a SnapStart snapshot."""
+    get_settings()  # validated at cold start: a bad variable fails here, naming it
     asgi = Mangum(app, lifespan="off", api_gateway_base_path="/")
     metrics_disabled = is_metrics_disabled()
-    snapstart.register(lambda: _warm(asgi))
+    snapstart.register(lambda: _warm(asgi, warm_up))
 
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
-    @tracer.capture_lambda_handler(capture_response=False)
     @metrics.log_metrics
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         try:
@@ -255,7 +269,7 @@ def current_principal(
     """Verifies the access token and that its session is still live (sign-out takes effect at once)."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise NotAuthenticated()
-    claims = verify_access_token(get_keyring(), get_settings(), credentials.credentials)
+    claims = tokens.verify_access_token(keys.get_keyring(), get_settings(), credentials.credentials)
     session = sessions.get_session(claims.user_id, claims.session_id)
     if session is None or session.revoked:
         raise NotAuthenticated("The session has ended. Sign in again.")

@@ -8,17 +8,12 @@ import json
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from assisti_common.errors import AppError
+from assisti_common.errors import InvalidCursor
 from assisti_common.keys import get_keyring
 from assisti_common.security import constant_time_equal, keyed_hash
 
 MAX_CURSOR_LENGTH = 2048
 T = TypeVar("T")
-
-
-class InvalidCursor(AppError):
-    code = "invalid_cursor"
-    message = "The cursor is malformed or was not issued for this list."
 
 
 def encode_cursor(hash_key: bytes, scope: str, last_key: dict[str, Any] | None) -> str | None:

@@ -22,7 +22,6 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
-from assisti_common import aws
 from assisti_common.observability import logger
 
 
@@ -32,6 +31,8 @@ def before_snapshot(warm: Callable[[], None]) -> None:
 
 
 def after_restore() -> None:
+    from assisti_common import aws
+
     random.seed()
     aws.client.cache_clear()
     from pynamodb.models import Model

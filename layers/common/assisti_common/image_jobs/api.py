@@ -1,21 +1,28 @@
 """The HTTP routes every image kind shares: create with a presigned upload, get (long-poll), list,
-rename, delete. Each kind's output is the common item fields plus its typed result (kinds.py)."""
+rename, delete. Each kind's output is the common item fields plus its typed result (kinds.py).
+
+The items behind the routes (PynamoDB, S3) are imported by the first request that reaches them."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal, cast
+from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
 
 from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, ConfigDict, StringConstraints, create_model
 
-from assisti_common.db.models import ImageItemModel
-from assisti_common.errors import NotFound
+from assisti_common import lazy
+from assisti_common.errors import InvalidCursor, NotFound
 from assisti_common.http import CurrentPrincipal, errors
-from assisti_common.image_jobs import items
 from assisti_common.image_jobs.kinds import KINDS, Kind
+from assisti_common.image_jobs.settings import MAX_WAIT_SECONDS, get_image_settings
 from assisti_common.image_jobs.storage import IMAGE_TYPES
-from assisti_common.pagination import InvalidCursor
+
+if TYPE_CHECKING:
+    from assisti_common.db.models import ImageItemModel
+    from assisti_common.image_jobs import items
+else:
+    items = lazy.module("assisti_common.image_jobs.items")
 
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 ContentType = Literal["image/jpeg", "image/png", "image/webp", "image/bmp", "image/tiff"]
@@ -63,6 +70,7 @@ def _model_name(kind: Kind, suffix: str) -> str:
 
 def image_job_router(kind: Kind) -> APIRouter:
     """The five routes of one image kind, its output the common fields plus the kind's result."""
+    get_image_settings()  # validated at cold start: a bad variable fails here, naming it
     spec = KINDS[kind]
     tag = spec.title
     router = APIRouter(prefix=spec.path, tags=[tag])
@@ -118,7 +126,7 @@ def image_job_router(kind: Kind) -> APIRouter:
     def get(
         principal: CurrentPrincipal,
         item_id: str,
-        wait: Annotated[int, Query(ge=0, le=items.MAX_WAIT_SECONDS)] = 0,
+        wait: Annotated[int, Query(ge=0, le=MAX_WAIT_SECONDS)] = 0,
     ) -> Any:
         return to_out(items.get(principal, kind, item_id, wait))
 

@@ -10,10 +10,9 @@ from assisti_common.db.models import ImageItemModel
 from assisti_common.errors import NotFound
 from assisti_common.image_jobs import storage
 from assisti_common.image_jobs.kinds import Kind
+from assisti_common.image_jobs.settings import MAX_WAIT_SECONDS
 from assisti_common.pagination import Page, paginate
 from assisti_common.principal import Principal
-
-MAX_WAIT_SECONDS = 20
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,9 @@ from pydantic import Field
 
 from assisti_common.settings import FunctionSettings, load_settings
 
+# The longest long-poll a GET may ask for (`?wait=`): well inside API Gateway's 30 s limit.
+MAX_WAIT_SECONDS = 20
+
 
 class ImageSettings(FunctionSettings):
     # The presigned upload, and the checks the worker repeats.
