@@ -8,6 +8,10 @@ import json
 import logging
 import os
 import re
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -51,9 +55,15 @@ def http_event(method: str, path: str, body: Any = None, headers: dict[str, str]
 
 
 @contextmanager
-def local_aws(stage: str, extra_env: dict[str, str] | None = None) -> Iterator[tuple[LocalTemplate, dict[str, str]]]:
+def local_aws(
+    stage: str, extra_env: dict[str, str] | None = None, own_process: bool = False
+) -> Iterator[tuple[LocalTemplate, dict[str, str]]]:
     """A moto server provisioned from template.yaml, this process's env pointed at it.
-    Yields the template and the environment every function gets (for subprocesses too)."""
+    Yields the template and the environment every function gets (for subprocesses too).
+
+    `own_process`: moto runs in a process of its own, as AWS runs elsewhere: its work then does not
+    hold this process's GIL, and a function's concurrent calls wait on sockets as they would in AWS.
+    (In a thread, every call's server side runs on the caller's interpreter and serialises with it.)"""
     from moto.server import ThreadedMotoServer
 
     from local.provision import provision
@@ -71,13 +81,35 @@ def local_aws(stage: str, extra_env: dict[str, str] | None = None) -> Iterator[t
     }
     os.environ.update(env)
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
+    if own_process:
+        server: Any = subprocess.Popen(  # noqa: S603 - this interpreter, fixed arguments
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        _wait_for_port(port)
+    else:
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        server.start()
     try:
         provision(template, endpoint)
         yield template, env
     finally:
-        server.stop()
+        if own_process:
+            server.terminate()
+            server.wait(10)
+        else:
+            server.stop()
+
+
+def _wait_for_port(port: int, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise TimeoutError(f"moto did not listen on port {port} within {seconds} s")
 
 
 def signed_in_user(invoke: Handler, email: str, password: str) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import boto3
 import httpx
 import pytest
 from PIL import Image
@@ -111,3 +112,50 @@ def test_a_photo_of_no_sign_is_unknown(api, ann, pump):
     item = classify(api, ann, pump, "/vision/road-signs", noise)
     assert item["status"] == "done" and item["label"] == "unknown"  # its best guess is far below 0.6
     assert item["confidence"] < 0.6 and item["predictions"][0]["label"] != "unknown"
+
+
+def _upload(api, headers, path: str, payload: bytes) -> str:
+    created = api.post(path, json={"title": "batch"}, headers=headers).json()
+    upload = created["upload"]
+    stored = httpx.post(upload["url"], data=upload["fields"], files={"file": ("p.jpg", payload, "image/jpeg")})
+    assert stored.status_code == 204
+    return str(created["item"]["id"])
+
+
+def test_one_batch_settles_each_upload_on_its_own(api, ann, aws, vision_handler, monkeypatch):
+    """A batch of 8 as the queue delivers it: good photos, a corrupt file, a duplicate delivery and a
+    result write that fails. The claims, reads and writes overlap the model; each record still gets
+    its own outcome, and only the one whose write failed goes back to the queue."""
+    from assisti_common.db import image_items
+    from local.pump import sqs_event
+
+    cat, coffee = encode(Image.fromarray(photos.chelsea()), "JPEG"), encode(Image.fromarray(photos.coffee()), "JPEG")
+    good = [_upload(api, ann, "/vision/animals", cat if index % 2 else coffee) for index in range(5)]
+    corrupt = _upload(api, ann, "/vision/animals", b"\xff\xd8\xff\xe0 a truncated JPEG")
+    unlucky = _upload(api, ann, "/vision/animals", cat)
+    sqs = boto3.client("sqs", region_name="us-east-1", endpoint_url=aws)
+    queue_url = sqs.get_queue_url(QueueName=WORKER.queues[0].queue_name)["QueueUrl"]
+    messages: list[dict[str, Any]] = []
+    while len(messages) < 7:
+        batch = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, AttributeNames=["All"])
+        messages += batch.get("Messages", [])
+    duplicate = {**messages[0], "MessageId": "duplicate-of-the-first"}  # SQS delivers at least once
+    finish_done = image_items.finish_done
+
+    def failing_for_unlucky(item, *args, **kwargs):
+        if item.item_id == unlucky:
+            raise RuntimeError("DynamoDB went away")
+        return finish_done(item, *args, **kwargs)
+
+    monkeypatch.setattr(image_items, "finish_done", failing_for_unlucky)
+    event = sqs_event([*messages, duplicate], WORKER.queues[0].queue_arn)
+
+    response = call_handler(vision_handler, event, LambdaContext("vision"))
+
+    unlucky_message = next(message["MessageId"] for message in messages if unlucky in message["Body"])
+    assert response == {"batchItemFailures": [{"itemIdentifier": unlucky_message}]}
+    items = {item: api.get(f"/vision/animals/{item}", headers=ann).json() for item in [*good, corrupt, unlucky]}
+    assert all(items[item_id]["status"] == "done" for item_id in good), items
+    assert [items[item_id]["group"] for item_id in good] == [None, "cat", None, "cat", None]
+    assert items[corrupt]["status"] == "failed" and items[corrupt]["error"]["code"] == "corrupt_image"
+    assert items[unlucky]["status"] == "processing"  # claimed, not written: the retry will finish it

@@ -38,3 +38,21 @@ def test_the_api_answers_each_kind_with_its_own_result_fields():
     assert fields[Kind.OCR] == common | {"lines"}
     assert fields[Kind.ANIMALS] == common | {"predictions", "group"}
     assert fields[Kind.ROAD_SIGNS] == common | {"predictions"}
+
+
+def test_a_phone_photo_is_decoded_no_larger_than_the_model_needs():
+    """With a draft side, a 12 MP JPEG is decoded by libjpeg at a reduced scale that keeps both sides
+    at least that long; without one (OCR), and for formats with no such scaling, in full."""
+    from PIL import Image
+
+    from assisti_common.image_jobs.images import load_image
+    from tests.images import encode
+
+    photo = Image.new("RGB", (4032, 3024), (90, 120, 200))
+    jpeg, png = encode(photo, "JPEG"), encode(photo.resize((2016, 1512)), "PNG")
+    limits = {"max_bytes": 50_000_000, "max_pixels": 40_000_000}
+
+    drafted = load_image(jpeg, **limits, draft_side=448)
+    assert min(drafted.size) >= 448 and drafted.size == (1008, 756)  # libjpeg's 1/4 scale
+    assert load_image(jpeg, **limits).size == (4032, 3024)
+    assert load_image(png, **limits, draft_side=448).size == (2016, 1512)

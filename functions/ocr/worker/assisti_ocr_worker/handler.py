@@ -28,5 +28,7 @@ def read(image: Image.Image) -> JobResult:
     )
 
 
-worker = ImageJobWorker({Kind.OCR: read})
+# OCR reads at full resolution; one upload is read and decoded ahead while the model works (the model
+# takes a second or more, so one is enough to hide the round trips, and a phone photo is ~36 MB decoded).
+worker = ImageJobWorker({Kind.OCR: read}, lookahead=1)
 handler = worker.lambda_handler

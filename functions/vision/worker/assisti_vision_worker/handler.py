@@ -30,5 +30,13 @@ def classify_road_sign(image: Image.Image) -> JobResult:
     return JobResult(decision.label, decision.confidence, RoadSignResult(predictions=decision.predictions))
 
 
-worker = ImageJobWorker({Kind.ANIMALS: classify_animal, Kind.ROAD_SIGNS: classify_road_sign})
+# The models look at a few hundred pixels at most (224 for animals): a JPEG is decoded at no less than
+# twice the larger input, so the resize still averages several pixels into one. Three uploads are
+# claimed, read and decoded ahead of the model (a batch is 8): the round trips, not the model, are most
+# of a vision job's time.
+worker = ImageJobWorker(
+    {Kind.ANIMALS: classify_animal, Kind.ROAD_SIGNS: classify_road_sign},
+    lookahead=3,
+    draft_side=2 * max(engine.ANIMALS.input_size, engine.ROAD_SIGNS.input_size),
+)
 handler = worker.lambda_handler

@@ -29,8 +29,10 @@ class ImageRejected(Exception):
         return f"{self.code}: {self.message}"
 
 
-def load_image(data: bytes, *, max_bytes: int, max_pixels: int) -> Image.Image:
-    """Returns the upright RGB image, or raises ImageRejected."""
+def load_image(data: bytes, *, max_bytes: int, max_pixels: int, draft_side: int | None = None) -> Image.Image:
+    """Returns the upright RGB image, or raises ImageRejected. With `draft_side`, a JPEG is decoded at
+    the smallest of libjpeg's 1/2, 1/4, 1/8 scales that keeps both sides at least that long: a model
+    that looks at 224 pixels does not need a 12 MP photo decoded in full (about 4x less work)."""
     if not data:
         raise ImageRejected("empty_upload", "The uploaded file is empty.")
     if len(data) > max_bytes:
@@ -49,9 +51,12 @@ def load_image(data: bytes, *, max_bytes: int, max_pixels: int) -> Image.Image:
                 raise ImageRejected(
                     "too_many_pixels", f"The image is {width}x{height}; at most {max_pixels} pixels are accepted."
                 )
-            opened.load()  # the full decode: a truncated or corrupt file fails here
-            upright = ImageOps.exif_transpose(opened) or opened
-            return upright.convert("RGB")
+            if draft_side is not None and opened.format == "JPEG":
+                opened.draft("RGB", (draft_side, draft_side))
+            opened.load()  # the decode: a truncated or corrupt file fails here
+            # Turned and converted in place where possible: a copy of a 12 MP image costs ~36 MB and a pass.
+            ImageOps.exif_transpose(opened, in_place=True)
+            return opened if opened.mode == "RGB" else opened.convert("RGB")
     except ImageRejected:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
