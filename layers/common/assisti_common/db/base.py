@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from pynamodb.connection import Connection
-from pynamodb.exceptions import PynamoDBException, UpdateError
+from pynamodb.exceptions import DoesNotExist, PynamoDBException, UpdateError
 from pynamodb.models import Model
 
 from assisti_common.settings import get_settings
+
+M = TypeVar("M", bound=Model)
 
 
 class TableMeta:
@@ -22,6 +24,14 @@ class TableMeta:
 
 def transaction_connection() -> Connection:
     return Connection(region=TableMeta.region, host=TableMeta.host)
+
+
+def find(model: type[M], hash_key: Any, range_key: Any = None) -> M | None:
+    """The item with these keys, read consistently (a write just made is seen), or None."""
+    try:
+        return model.get(hash_key, range_key, consistent_read=True)
+    except DoesNotExist:
+        return None
 
 
 def is_condition_failure(exc: PynamoDBException) -> bool:

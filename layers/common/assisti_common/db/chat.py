@@ -6,9 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist
-
-from assisti_common.db.base import conditional_update
+from assisti_common.db.base import conditional_update, find
 from assisti_common.db.models import CategoryModel, MessageModel
 from assisti_common.ids import new_id
 
@@ -39,10 +37,7 @@ def create_category(owner_id: str, name: str, assistant: str, language: str | No
 
 
 def get_category(owner_id: str, category_id: str) -> CategoryModel | None:
-    try:
-        return CategoryModel.get(owner_id, category_id, consistent_read=True)
-    except DoesNotExist:
-        return None
+    return find(CategoryModel, owner_id, category_id)
 
 
 def list_categories(owner_id: str, limit: int, start_key: dict[str, Any] | None) -> Page:
@@ -114,10 +109,7 @@ def put_message(
 
 
 def get_message(owner_id: str, category_id: str, message_id: str) -> MessageModel | None:
-    try:
-        return MessageModel.get(conversation_key(owner_id, category_id), message_id, consistent_read=True)
-    except DoesNotExist:
-        return None
+    return find(MessageModel, conversation_key(owner_id, category_id), message_id)
 
 
 def list_messages(owner_id: str, category_id: str, limit: int, start_key: dict[str, Any] | None) -> Page:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pynamodb.exceptions import DoesNotExist, PutError
 
-from assisti_common.db.base import conditional_update, is_condition_failure
+from assisti_common.db.base import conditional_update, find, is_condition_failure
 from assisti_common.db.models import AuthCodeModel, PasswordGuardModel
 
 
@@ -13,10 +13,7 @@ class LostRace(Exception):
 
 
 def get_code(key: str) -> AuthCodeModel | None:
-    try:
-        return AuthCodeModel.get(key, consistent_read=True)
-    except DoesNotExist:
-        return None
+    return find(AuthCodeModel, key)
 
 
 def save_code(item: AuthCodeModel) -> None:

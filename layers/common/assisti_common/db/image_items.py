@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from pynamodb.exceptions import DeleteError, DoesNotExist
+from pynamodb.exceptions import DeleteError
 
-from assisti_common.db.base import conditional_update, is_condition_failure
+from assisti_common.db.base import conditional_update, find, is_condition_failure
 from assisti_common.db.models import ImageItemModel
 from assisti_common.ids import new_id
 
@@ -39,10 +39,7 @@ def create_item(owner_id: str, kind: str, title: str) -> ImageItemModel:
 
 
 def get_item(owner_id: str, kind: str, item_id: str) -> ImageItemModel | None:
-    try:
-        return ImageItemModel.get(partition_key(owner_id, kind), item_id, consistent_read=True)
-    except DoesNotExist:
-        return None
+    return find(ImageItemModel, partition_key(owner_id, kind), item_id)
 
 
 def list_items(

@@ -5,9 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
-from pynamodb.exceptions import DoesNotExist
-
-from assisti_common.db.base import conditional_update
+from assisti_common.db.base import conditional_update, find
 from assisti_common.db.models import SessionModel
 
 ROTATED_HASHES_KEPT = 50
@@ -27,10 +25,7 @@ def create_session(user_id: str, session_id: str, refresh_hash: str, refresh_exp
 
 
 def get_session(user_id: str, session_id: str) -> SessionModel | None:
-    try:
-        return SessionModel.get(user_id, session_id, consistent_read=True)
-    except DoesNotExist:
-        return None
+    return find(SessionModel, user_id, session_id)
 
 
 def rotate_refresh(session: SessionModel, new_hash: str, new_expires_at: int) -> bool:

@@ -10,7 +10,7 @@ from typing import Any
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from assisti_common.db.base import transaction_connection
+from assisti_common.db.base import find, transaction_connection
 from assisti_common.db.models import USER_LISTING, UserHandleModel, UserModel
 from assisti_common.errors import UsernameTaken
 from assisti_common.ids import new_id
@@ -71,10 +71,8 @@ def create_unverified_user(email: str, name: str) -> UserModel:
 
 
 def _handle_owner(handle: str) -> str | None:
-    try:
-        return UserHandleModel.get(handle, consistent_read=True).user_id
-    except DoesNotExist:
-        return None
+    found = find(UserHandleModel, handle)
+    return found.user_id if found is not None else None
 
 
 def get_user(user_id: str) -> UserModel | None:
