@@ -18,13 +18,12 @@ from local.template import ROOT
 DEFERRED = ("boto3", "botocore.session", "pynamodb", "jwt", "cryptography", "openai", "argon2", "aws_xray_sdk")
 
 PROBE = r"""
-import importlib, json, sys, types
+import importlib, json, sys
+from local.functions import LambdaContext
 deferred = json.loads(sys.argv[3])
 module = importlib.import_module(sys.argv[1])
 at_import = sorted(name for name in deferred if name in sys.modules)
-context = types.SimpleNamespace(function_name="probe", memory_limit_in_mb=1024, aws_request_id="1",
-    invoked_function_arn="arn:aws:lambda:us-east-1:0:function:probe", get_remaining_time_in_millis=lambda: 9000)
-response = module.handler(json.loads(sys.argv[2]), context)
+response = module.handler(json.loads(sys.argv[2]), LambdaContext("probe"))
 after_401 = sorted(name for name in deferred if name in sys.modules)
 print(json.dumps({"status": response["statusCode"], "at_import": at_import, "after_401": after_401}))
 """
