@@ -2,9 +2,11 @@
 
 It speaks the real Chat Completions protocol (`POST /v1/chat/completions`, `GET /v1/models`), so
 the real `openai` SDK is exercised end to end. Its answers are deterministic and say plainly that
-no model is configured; for the summarizer it gives a real extractive summary. Tests script
-failures: `server.script("slow", "429", "500", "malformed", "empty")` queues what the next
-requests get.
+no model is configured; for the summarizer it gives a real extractive summary. Like a real model it
+stops at `max_tokens` (finish_reason "length"). Tests script failures:
+`server.script("slow", "429", "429:20", "500", "malformed", "empty", "huge", "delay:0.5")` queues
+what the next requests get ("429:20" asks for Retry-After: 20; "huge" is a ~500 KB answer from an
+endpoint that ignores `max_tokens`; "delay:0.5" answers after half a second).
 """
 
 from __future__ import annotations
@@ -53,8 +55,18 @@ def answer_for(messages: list[dict[str, Any]]) -> str:
     )
 
 
+HUGE_ANSWER_BYTES = 500_000  # of UTF-8, mostly two-byte characters: a cut can fall inside one
+
+
 def token_count(text: str) -> int:
     return math.ceil(len(text) / 4)
+
+
+def within_max_tokens(text: str, max_tokens: Any) -> tuple[str, str]:
+    """The answer cut where a model would stop for `max_tokens`, and its finish reason."""
+    if isinstance(max_tokens, int) and token_count(text) > max_tokens:
+        return text[: max_tokens * 4], "length"
+    return text, "stop"
 
 
 class FakeLLM:
@@ -81,7 +93,8 @@ class FakeLLM:
         self.server.server_close()
 
     def script(self, *behaviours: str) -> None:
-        """Queues what the next requests get: ok, slow, 429, 500, malformed, empty."""
+        """Queues what the next requests get: ok, slow, delay:SECONDS, 429, 429:RETRY_AFTER, 500, malformed,
+        empty, huge."""
         with self._lock:
             self._script.extend(behaviours)
 
@@ -104,13 +117,13 @@ class FakeLLM:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-            def _send(self, status: int, payload: Any, raw: bytes | None = None) -> None:
+            def _send(self, status: int, payload: Any, raw: bytes | None = None, retry_after: str = "0") -> None:
                 data = raw if raw is not None else json.dumps(payload).encode()
                 self.send_response(status)
                 self.send_header("content-type", "application/json")
                 self.send_header("content-length", str(len(data)))
                 if status == 429:
-                    self.send_header("retry-after", "0")
+                    self.send_header("retry-after", retry_after)
                 self.end_headers()
                 self.wfile.write(data)
 
@@ -130,11 +143,14 @@ class FakeLLM:
                 if not self.path.rstrip("/").endswith("/chat/completions"):
                     self._send(404, {"error": {"message": "not found", "type": "invalid_request_error"}})
                     return
-                behaviour = fake._next(body)
+                behaviour, _, argument = fake._next(body).partition(":")
                 if behaviour == "slow":
                     time.sleep(fake.slow_seconds)
+                elif behaviour == "delay":
+                    time.sleep(float(argument))
                 elif behaviour == "429":
-                    self._send(429, {"error": {"message": "rate limited", "type": "rate_limit_error"}})
+                    error = {"error": {"message": "rate limited", "type": "rate_limit_error"}}
+                    self._send(429, error, retry_after=argument or "0")
                     return
                 elif behaviour == "500":
                     self._send(500, {"error": {"message": "boom", "type": "server_error"}})
@@ -143,7 +159,12 @@ class FakeLLM:
                     self._send(200, None, raw=b'{"id": "x", "choices": [{"message": ')
                     return
                 messages = body.get("messages") or []
-                text = "" if behaviour == "empty" else answer_for(messages)
+                if behaviour == "huge":
+                    text, finish = "é " * (HUGE_ANSWER_BYTES // 3), "stop"
+                else:
+                    text, finish = within_max_tokens(
+                        "" if behaviour == "empty" else answer_for(messages), body.get("max_tokens")
+                    )
                 prompt_tokens = sum(token_count(str(m.get("content", ""))) for m in messages)
                 self._send(
                     200,
@@ -153,7 +174,7 @@ class FakeLLM:
                         "created": int(time.time()),
                         "model": str(body.get("model") or MODEL),
                         "choices": [
-                            {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}
+                            {"index": 0, "finish_reason": finish, "message": {"role": "assistant", "content": text}}
                         ],
                         "usage": {
                             "prompt_tokens": prompt_tokens,

@@ -119,7 +119,7 @@ def signed_in_user(invoke: Handler, email: str, password: str) -> dict[str, Any]
     invoke(http_event("POST", "/auth/sign-up", {"email": email, "password": password}))
     code = CODE.search(Mailbox().messages(email)[0].text)
     assert code is not None, "no code was mailed"
-    invoke(http_event("POST", "/auth/confirm-sign-up", {"email": email, "code": code.group(1)}))
+    invoke(http_event("POST", "/auth/confirm-sign-up", {"email": email, "code": code.group(1), "password": password}))
     response = invoke(http_event("POST", "/auth/sign-in", {"email": email, "password": password}))
     tokens: dict[str, Any] = json.loads(response["body"])
     return tokens

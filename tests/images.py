@@ -48,3 +48,18 @@ def png_header_only(width: int, height: int) -> bytes:
 
 def truncated(data: bytes, keep: float = 0.5) -> bytes:
     return data[: max(8, int(len(data) * keep))]
+
+
+def jpeg_with_corrupt_exif() -> bytes:
+    """A sound JPEG whose EXIF asks for a turn (Orientation 6) and holds an IFD entry Pillow cannot
+    write back (ImageWidth as a negative SSHORT): turning it upright raises struct.error."""
+    entries = [(0x0100, 8, 1, struct.pack("<hh", -5, 0)), (0x0112, 3, 1, struct.pack("<HH", 6, 0))]
+    ifd = struct.pack("<H", len(entries))
+    ifd += b"".join(struct.pack("<HHI", tag, kind, count) + value for tag, kind, count, value in entries)
+    exif = b"Exif\x00\x00II*\x00" + struct.pack("<I", 8) + ifd + struct.pack("<I", 0)
+    return encode(text_image(["EXIF"]), "JPEG", exif=exif)
+
+
+def sliver(width: int = 1, height: int = 40_000) -> bytes:
+    """A PNG of a 1-pixel line: few pixels, but a shape no model can take (OCR's resize to 0 pixels)."""
+    return encode(Image.new("RGB", (width, height), "white"))

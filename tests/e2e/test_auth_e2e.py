@@ -33,7 +33,9 @@ def test_a_new_user_signs_up_confirms_signs_in_refreshes_and_signs_out(http, mes
     mail = messages_for(email)[0]
     assert mail["to"] == [email] and mail["subject"] == "Confirm your Assisti account" and mail["sent_at"]
     code = latest_code(messages_for, email)
-    assert http.post("/auth/confirm-sign-up", json={"email": email, "code": code}).status_code == 200
+    assert (
+        http.post("/auth/confirm-sign-up", json={"email": email, "code": code, "password": PASSWORD}).status_code == 200
+    )
 
     tokens = sign_in(http, email)
     me = http.get("/me", headers=bearer(tokens)).json()
@@ -106,3 +108,35 @@ def test_the_documented_command_makes_a_user_staff_on_the_local_stack(http, mess
         env=clean_environment(),
     )
     assert missing.returncode == 1 and "No account" in missing.stderr
+
+
+def test_devices_security_events_and_two_factor_over_http(http, messages_for):
+    email = _email("kim")
+    register(http, messages_for, email)
+    phone = http.post(
+        "/auth/sign-in", json={"email": email, "password": PASSWORD}, headers={"user-agent": "okhttp/4.12.0 (Android)"}
+    ).json()
+    laptop = sign_in(http, email)
+
+    devices = http.get("/me/sessions", headers=bearer(phone)).json()["sessions"]
+    assert len(devices) == 2 and [d["current"] for d in devices] == [False, True]
+    assert devices[1]["device"] == "Android app on Android" and devices[1]["ip"] == "127.0.0.1"
+    assert http.delete(f"/me/sessions/{devices[0]['id']}", headers=bearer(phone)).status_code == 204
+    assert_error(http.get("/me", headers=bearer(laptop)), 401)
+
+    assert http.put("/me/two-factor", json={"enabled": True}, headers=bearer(phone)).status_code == 200
+    session = http.post("/auth/sign-in/code", json={"email": email}).json()["session"]
+    second = http.post(
+        "/auth/respond-to-challenge", json={"session": session, "code": latest_code(messages_for, email)}
+    )
+    assert second.json()["challenge"] == "PASSWORD"
+    tokens = http.post("/auth/respond-to-challenge", json={"session": second.json()["session"], "password": PASSWORD})
+    assert "access_token" in tokens.json()
+
+    events = http.get("/me/security-events?limit=3", headers=bearer(tokens.json())).json()
+    assert [(e["type"], e["method"]) for e in events["events"]] == [
+        ("sign_in", "email_code+password"),
+        ("code_verified", "sign_in"),
+        ("code_sent", "sign_in"),
+    ]
+    assert events["next_cursor"]

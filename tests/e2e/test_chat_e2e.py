@@ -31,7 +31,7 @@ def test_chat_round_trip_through_the_local_stack(http, messages_for):
     listed = http.get(f"/categories/{category['id']}/messages", headers=headers).json()["messages"]
     assert [m["message"] for m in listed] == [text, "/help"]
     usage = http.get("/me/usage", headers=headers).json()
-    assert usage["messages"]["used"] == 1 and usage["tokens"]["used"] > 0
+    assert usage["messages"]["used"] == 2 and usage["tokens"]["used"] > 0  # the command counts too
 
 
 def test_chat_isolation_over_http(http, messages_for):
@@ -40,3 +40,15 @@ def test_chat_isolation_over_http(http, messages_for):
     assert_error(http.get(f"/categories/{category['id']}", headers=bo), 404)
     assert_error(http.get(f"/categories/{category['id']}/messages", headers=bo), 404)
     assert_error(http.get("/categories"), 401)
+
+
+def test_a_repeated_message_with_an_idempotency_key_is_answered_and_charged_once(http, messages_for):
+    headers = _user(http, messages_for)
+    category = http.post("/categories", json={"name": "Retry"}, headers=headers).json()["id"]
+    keyed = {**headers, "Idempotency-Key": str(uuid.uuid4())}
+    first = http.post(f"/categories/{category}/messages", json={"message": "Hello there"}, headers=keyed)
+    again = http.post(f"/categories/{category}/messages", json={"message": "Hello there"}, headers=keyed)
+    assert first.status_code == again.status_code == 201 and again.json() == first.json()
+    assert http.get("/me/usage", headers=headers).json()["messages"]["used"] == 1
+    other = http.post(f"/categories/{category}/messages", json={"message": "Something else"}, headers=keyed)
+    assert_error(other, 422, "idempotency_key_reused")

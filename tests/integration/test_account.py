@@ -73,7 +73,7 @@ def test_forgot_password_sets_a_new_one_and_revokes_every_session(api, messages_
     assert_error(api.get("/me", headers=bearer(old_session)), 401)
     assert_error(api.post("/auth/sign-in", json={"email": "dee@example.com", "password": PASSWORD}), 401)
     sign_in(api, "dee@example.com", "brand new pass 7")
-    assert "password of your Assisti account was just changed" in messages_for("dee@example.com")[0]["text"]
+    assert "password of your Assisti account was just reset" in messages_for("dee@example.com")[0]["text"]
 
 
 def test_forgot_password_for_an_unknown_email_looks_the_same_and_sends_nothing(api, messages_for):

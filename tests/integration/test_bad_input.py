@@ -19,8 +19,9 @@ from tests.helpers import PASSWORD, assert_error, bearer, latest_code, register,
         ("/auth/sign-up", {"email": "a@example.com", "password": "x" * 257}),
         ("/auth/sign-up", {"email": "a" * 300 + "@example.com", "password": PASSWORD}),
         ("/auth/sign-up", {"email": "a@example.com", "password": PASSWORD, "is_staff": True}),
-        ("/auth/confirm-sign-up", {"email": "a@example.com", "code": "12345"}),
-        ("/auth/confirm-sign-up", {"email": "a@example.com", "code": "abcdef"}),
+        ("/auth/confirm-sign-up", {"email": "a@example.com", "code": "12345", "password": PASSWORD}),
+        ("/auth/confirm-sign-up", {"email": "a@example.com", "code": "123456"}),
+        ("/auth/confirm-sign-up", {"email": "a@example.com", "code": "abcdef", "password": PASSWORD}),
         ("/auth/sign-in", {"email": "a@example.com", "password": ""}),
         ("/auth/sign-in", {"email": ["a@example.com"], "password": "x"}),
         ("/auth/refresh", {}),
@@ -78,3 +79,22 @@ def _exercise_every_secret(api, messages_for) -> list[str]:
         tokens["refresh_token"],
         tokens["refresh_token"].rsplit(".", 1)[1],
     ]
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/categories/{id}"),
+        ("DELETE", "/categories/{id}/messages/{id}"),
+        ("POST", "/categories/{id}/messages/{id}/retry"),
+        ("GET", "/ocr/{id}"),
+        ("PATCH", "/vision/animals/{id}"),
+        ("DELETE", "/me/sessions/{id}"),
+        ("GET", "/admin/users/{id}/security-events"),
+    ],
+)
+def test_ids_past_dynamodbs_key_limits_are_a_422_not_a_500(api, ann, method, path):
+    """DynamoDB refuses keys over 2 KB (hash) and 1 KB (range) with a ValidationException that moto does
+    not raise: the bound must hold before any read."""
+    response = api.request(method, path.replace("{id}", "a" * 2049), headers=ann, json={"title": "t"})
+    assert_error(response, 422, "validation_error")

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
-from assisti_common.db import usage
+from assisti_chat import llm_client
+from assisti_chat.settings import get_chat_settings
+from assisti_common.db import chat, usage
 from assisti_common.db.models import MessageModel, UsageModel
 from assisti_common.db.users import find_user_by_email
 from tests.conftest import FAKE_LLM
@@ -16,6 +23,54 @@ def llm():
     FAKE_LLM.reset()
     yield FAKE_LLM
     FAKE_LLM.reset()
+
+
+@pytest.fixture
+def chat_env(monkeypatch):
+    """Sets chat variables for one test: the function reads them as a cold start with them would."""
+
+    def apply(**variables: object) -> None:
+        for name, value in variables.items():
+            monkeypatch.setenv(name, str(value))
+        get_chat_settings.cache_clear()
+
+    yield apply
+    monkeypatch.undo()
+    get_chat_settings.cache_clear()
+
+
+def _ann_id() -> str:
+    return find_user_by_email("ann@example.com").id  # type: ignore[union-attr]
+
+
+def _tokens_used(api, headers) -> int:
+    used: int = api.get("/me/usage", headers=headers).json()["tokens"]["used"]
+    return used
+
+
+def _pending_after_a_crash(api, headers, monkeypatch, category_id: str) -> dict:
+    """A message whose request died between storing it and storing its answer."""
+
+    def stopped(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("the container was stopped mid-request")
+
+    monkeypatch.setattr(llm_client, "complete", stopped)
+    assert _send(api, headers, category_id, "Explain tides.").status_code == 500
+    monkeypatch.undo()
+    (pending,) = api.get(f"/categories/{category_id}/messages", headers=headers).json()["messages"]
+    return pending
+
+
+def _in_parallel(count: int, call):
+    """`call(index)` from `count` threads released together, so the requests really overlap."""
+    start = threading.Barrier(count)
+
+    def run(index: int):
+        start.wait()
+        return call(index)
+
+    with ThreadPoolExecutor(count) as pool:
+        return list(pool.map(run, range(count)))
 
 
 def _category(api, headers, **body) -> dict:
@@ -199,7 +254,8 @@ def test_fast_path_commands_never_call_the_llm(api, ann, llm):
     assert "0 of" in usage_answer
     assert_error(_send(api, ann, category["id"], "/assistant poet"), 422, "unknown_assistant")
     assert llm.requests == []
-    assert api.get("/me/usage", headers=ann).json()["messages"]["used"] == 0
+    # Commands count against the message quota (they are stored); the refused one is not counted.
+    assert api.get("/me/usage", headers=ann).json()["messages"]["used"] == 3
     # The switched assistant shapes the next real answer.
     _send(api, ann, category["id"], "Bonjour")
     assert "French" in llm.requests[-1]["messages"][0]["content"]
@@ -226,7 +282,7 @@ def test_over_the_daily_quota_is_a_429_with_the_reset_time(api, ann, llm):
     assert llm.requests == []
     UsageModel(owner, usage.today(), messages=0, tokens=200_000).save()  # ... or today's tokens
     assert_error(_send(api, ann, category["id"], "one more"), 429, "quota_exceeded")
-    assert _send(api, ann, category["id"], "/usage").status_code == 201  # commands stay free
+    assert _send(api, ann, category["id"], "/usage").status_code == 201  # commands need no tokens
 
 
 def test_another_users_categories_and_messages_answer_404(api, ann, bo, llm):
@@ -283,3 +339,162 @@ def test_in_aws_the_llm_key_comes_from_secrets_manager(aws):
     with pytest.raises(llm.LLMFailure) as missing:
         llm._api_key(Settings(OPENAI_API_KEY=None, OPENAI_API_KEY_SECRET_ID="assisti/test/absent"))
     assert missing.value.code == "llm_misconfigured"
+
+
+# --- the token quota is reserved before the LLM and settled after ---------------------------------
+
+
+def test_a_burst_of_parallel_messages_stays_within_the_token_quota(api, ann, llm, chat_env):
+    # Given a small daily token quota, and answers slow enough for a burst to overlap
+    chat_env(ASSISTI_CHAT_DAILY_TOKENS=300, ASSISTI_LLM_MAX_ANSWER_TOKENS=100, ASSISTI_LLM_TIMEOUT_SECONDS=5)
+    category = _category(api, ann)
+    llm.script(*["delay:0.5"] * 10)
+
+    # When ten messages are sent at once
+    responses = _in_parallel(10, lambda index: _send(api, ann, category["id"], f"question {index}"))
+
+    # Then only those whose reservation fitted were answered; the others were refused up front
+    answered = [response.json() for response in responses if response.status_code == 201]
+    refused = [response for response in responses if response.status_code != 201]
+    assert answered and refused
+    assert all(body["status"] == "answered" for body in answered)
+    for response in refused:
+        assert_error(response, 429, "quota_exceeded")
+    assert {request["messages"][-1]["content"] for request in llm.requests} == {body["message"] for body in answered}
+    # ... the day ends within the quota, settled to what the answers really used (nothing left reserved)
+    used = _tokens_used(api, ann)
+    assert used <= 300
+    assert used == sum(body["usage"]["prompt_tokens"] + body["usage"]["completion_tokens"] for body in answered)
+    assert api.get("/me/usage", headers=ann).json()["messages"]["used"] == len(answered)
+
+
+def test_a_retry_reserves_its_tokens_before_calling_the_llm(api, ann, llm):
+    category = _category(api, ann)
+    llm.script("500", "500", "500")
+    failed = _send(api, ann, category["id"], "Explain tides.").json()
+    assert failed["status"] == "failed"
+    assert _tokens_used(api, ann) == 0  # the failed attempt gave its whole reservation back
+
+    # Given less room left today than a retry's reservation, though the quota is not yet reached
+    UsageModel(_ann_id(), usage.today(), messages=1, tokens=200_000 - 100).save()
+    llm.reset()
+    retry = f"/categories/{category['id']}/messages/{failed['id']}/retry"
+    assert_error(api.post(retry, headers=ann), 429, "quota_exceeded")
+    assert llm.requests == []
+    assert api.get(f"/categories/{category['id']}/messages", headers=ann).json()["messages"][0]["status"] == "failed"
+
+    # Once there is room, the retry goes through and is settled to what it used
+    UsageModel(_ann_id(), usage.today(), messages=1, tokens=0).save()
+    answered = api.post(retry, headers=ann).json()
+    assert answered["status"] == "answered"
+    assert _tokens_used(api, ann) == answered["usage"]["prompt_tokens"] + answered["usage"]["completion_tokens"]
+
+
+# --- nothing waits past the answer budget, nothing stays pending ----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("script", "code"),
+    [("429:20", "llm_rate_limited"), ("slow", "llm_timeout")],
+)
+def test_llm_waits_end_within_the_answer_budget_and_leave_the_message_retryable(api, ann, llm, chat_env, script, code):
+    # Given a 3 s budget, and an LLM that asks for a 20 s pause (the SDK waits up to 120 s) or hangs
+    chat_env(ASSISTI_CHAT_ANSWER_BUDGET_SECONDS=3)
+    category = _category(api, ann)
+    llm.script(script)
+
+    started = time.monotonic()
+    response = _send(api, ann, category["id"], "Explain photosynthesis.")
+
+    assert time.monotonic() - started < 3
+    failed = response.json()
+    assert response.status_code == 201 and failed["status"] == "failed" and failed["error"]["code"] == code
+    assert len(llm.requests) == 1  # no second attempt fits in what is left
+    assert _tokens_used(api, ann) == 0
+    retried = api.post(f"/categories/{category['id']}/messages/{failed['id']}/retry", headers=ann)
+    assert retried.status_code == 200 and retried.json()["status"] == "answered"
+
+
+def test_a_message_left_pending_past_its_deadline_reads_as_failed_and_one_retry_settles_it(api, ann, llm, monkeypatch):
+    # Given a request that died between storing the message and storing its answer
+    category = _category(api, ann)
+    pending = _pending_after_a_crash(api, ann, monkeypatch, category["id"])
+    listed = f"/categories/{category['id']}/messages"
+    assert pending["status"] == "pending" and pending["error"] is None  # still within its deadline
+
+    # When its deadline has passed
+    message = chat.get_message(_ann_id(), category["id"], pending["id"])
+    assert message is not None
+    message.update(actions=[MessageModel.created_at.set(datetime.now(UTC) - timedelta(hours=1))])
+
+    # Then it reads as failed, and can be retried: by one retry only, even when two race
+    (shown,) = api.get(listed, headers=ann).json()["messages"]
+    assert shown["status"] == "failed" and shown["error"]["code"] == "llm_timeout"
+    assert _tokens_used(api, ann) > 0  # its reservation is still held, until a retry settles it
+    llm.script("delay:0.5", "delay:0.5")
+    retry = f"{listed}/{pending['id']}/retry"
+    responses = _in_parallel(2, lambda _: api.post(retry, headers=ann))
+    assert sorted(response.status_code for response in responses) == [200, 409]
+    answered = next(response.json() for response in responses if response.status_code == 200)
+    assert answered["status"] == "answered" and answered["error"] is None
+    # ... and the stale reservation was given back: the day counts only what the answer used
+    assert _tokens_used(api, ann) == answered["usage"]["prompt_tokens"] + answered["usage"]["completion_tokens"]
+    assert api.get(listed, headers=ann).json()["messages"][0]["status"] == "answered"
+
+
+def test_deleting_a_message_gives_back_the_tokens_it_still_holds(api, ann, llm, monkeypatch):
+    category = _category(api, ann)
+    pending = _pending_after_a_crash(api, ann, monkeypatch, category["id"])
+    assert _tokens_used(api, ann) > 0
+
+    assert api.delete(f"/categories/{category['id']}/messages/{pending['id']}", headers=ann).status_code == 204
+
+    assert _tokens_used(api, ann) == 0
+
+
+# --- commands obey the same rules as messages and the API ----------------------------------------
+
+
+def test_commands_count_against_the_message_quota(api, ann, llm):
+    category = _category(api, ann)
+    UsageModel(_ann_id(), usage.today(), messages=200, tokens=0).save()  # Given today's messages are used up
+    for text in ["/help " + "x" * 7990, "/usage", "/assistant coder"]:
+        assert_error(_send(api, ann, category["id"], text), 429, "quota_exceeded")
+    assert api.get(f"/categories/{category['id']}/messages", headers=ann).json()["messages"] == []
+    assert api.get(f"/categories/{category['id']}", headers=ann).json()["assistant"] == "general"
+
+
+@pytest.mark.parametrize("language", ["x" * 7000, "x" * 41, "x"])
+def test_the_assistant_command_takes_only_a_language_the_api_would(api, ann, llm, language):
+    category = _category(api, ann, assistant="language_tutor", language="Spanish")
+    patched = api.patch(f"/categories/{category['id']}", json={"language": language}, headers=ann)
+    assert_error(patched, 422, "validation_error")
+
+    response = _send(api, ann, category["id"], f"/assistant language_tutor {language}")
+
+    body = assert_error(response, 422, "validation_error")
+    assert [detail["field"] for detail in body["error"]["details"]] == ["language"]
+    assert "x" * 41 not in response.text  # never echoed back
+    assert api.get(f"/categories/{category['id']}", headers=ann).json()["language"] == "Spanish"
+    assert api.get(f"/categories/{category['id']}/messages", headers=ann).json()["messages"] == []
+    assert api.get("/me/usage", headers=ann).json()["messages"]["used"] == 0  # a refused command costs nothing
+
+
+# --- stored items stay far below DynamoDB's 400 KB ------------------------------------------------
+
+
+def test_a_huge_answer_is_stored_cut_to_the_size_cap(api, ann, llm, chat_env):
+    chat_env(ASSISTI_CHAT_MAX_ANSWER_BYTES=20_000)
+    category = _category(api, ann)
+    llm.script("huge")  # ~500 KB from an endpoint that ignores max_tokens
+
+    response = _send(api, ann, category["id"], "Tell me everything.")
+
+    assert response.status_code == 201, response.text
+    body = response.json()
+    answer = body["answer"]
+    assert body["status"] == "answered" and answer.startswith("é é ")
+    assert len(answer.encode()) <= 20_000
+    assert answer.endswith(llm_client.TRUNCATION_NOTE)
+    stored = api.get(f"/categories/{category['id']}/messages", headers=ann).json()["messages"]
+    assert [message["answer"] for message in stored] == [answer]

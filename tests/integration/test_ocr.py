@@ -5,19 +5,23 @@ from __future__ import annotations
 
 import base64
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import boto3
 import httpx
 import pytest
 
+from assisti_common.db import image_items
 from assisti_common.db.models import ImageItemModel
-from assisti_common.image_jobs.kinds import Kind
+from assisti_common.image_jobs.kinds import Kind, OcrResult
 from assisti_common.image_jobs.worker import ImageJobWorker, JobResult
+from assisti_common.settings import get_settings
 from local.functions import LambdaContext, call_handler, load_handler
 from local.pump import QueuePump, sqs_event
 from tests.conftest import TEMPLATE
 from tests.helpers import assert_error
-from tests.images import encode, png_header_only, text_image, truncated
+from tests.images import encode, jpeg_with_corrupt_exif, png_header_only, sliver, text_image, truncated
 
 WORKER = next(function for function in TEMPLATE.functions() if function.logical_id == "OcrWorkerFunction")
 DEAD_LETTERS = next(function for function in TEMPLATE.functions() if function.logical_id == "OcrDeadLetterFunction")
@@ -68,6 +72,12 @@ def item(api, headers, item_id: str) -> dict[str, Any]:
     return response.json()
 
 
+def stored(aws: str) -> list[str]:
+    """Every key in the uploads bucket."""
+    listed = boto3.client("s3", endpoint_url=aws).list_objects_v2(Bucket=get_settings().uploads_bucket)
+    return sorted(entry["Key"] for entry in listed.get("Contents", []))
+
+
 # --- the upload policy ---------------------------------------------------------------------------
 
 
@@ -81,7 +91,9 @@ def test_the_presigned_upload_binds_key_size_and_type(api, ann):
     assert {"key": f"uploads/ocr/{owner}/{created['item']['id']}"} in conditions
     assert ["content-length-range", 1, 10 * 1024 * 1024] in conditions
     assert {"Content-Type": "image/webp"} in conditions and fields["Content-Type"] == "image/webp"
-    assert created["upload"]["max_bytes"] == 10 * 1024 * 1024 and policy["expiration"]
+    assert created["upload"]["max_bytes"] == 10 * 1024 * 1024
+    expires = datetime.fromisoformat(policy["expiration"].replace("Z", "+00:00"))
+    assert expires <= datetime.now(UTC) + timedelta(minutes=5)  # a window for one upload, not for many
     assert_error(api.post("/ocr", json={"title": "x", "content_type": "image/gif"}, headers=ann), 422)
     assert_error(api.post("/ocr", json={"title": ""}, headers=ann), 422)
 
@@ -156,6 +168,32 @@ def test_bad_images_fail_with_a_clear_error_and_are_not_retried(api, ann, pump, 
     assert failed["status"] == "failed" and failed["label"] is None
     assert failed["error"]["code"] == code and failed["error"]["message"]
     assert pump.poll_once(wait_seconds=0) == 0  # consumed: permanent errors are not retried
+
+
+@pytest.mark.parametrize(
+    ("data", "content_type", "code"),
+    [
+        (jpeg_with_corrupt_exif(), "image/jpeg", "corrupt_image"),
+        (sliver(1, 40_000), "image/png", "extreme_aspect_ratio"),
+    ],
+    ids=["corrupt-exif", "1x40000"],
+)
+def test_a_malformed_image_fails_on_its_first_try(api, ann, aws, ocr_handler, data, content_type, code):
+    """EXIF Pillow cannot apply (struct.error) and a shape OpenCV cannot resize are in the file: retrying
+    cannot help, so the first try fails the item and the message is settled."""
+    created = create(api, ann, content_type=content_type)
+    item_id = created["item"]["id"]
+    tries: list[Any] = []
+
+    def invoke(event: dict[str, Any]) -> Any:
+        tries.extend(record for record in event["Records"] if item_id in record["body"])
+        return call_handler(ocr_handler, event, LambdaContext("ocr"))
+
+    upload(created, data, content_type)
+    drain(QueuePump(WORKER.queues[0], invoke, aws, retry_delay=0))
+    failed = item(api, ann, item_id)
+    assert len(tries) == 1
+    assert failed["status"] == "failed" and failed["error"]["code"] == code and failed["error"]["message"]
 
 
 def test_an_oversized_upload_fails_even_if_s3_accepted_it(api, ann, pump, aws):
@@ -244,12 +282,15 @@ def test_the_dead_letter_handler_fails_an_item_left_processing(api, ann, aws, de
     _pump(aws, DEAD_LETTERS, dead_letter_handler).poll_once(wait_seconds=0)
     failed = item(api, ann, created["item"]["id"])
     assert failed["status"] == "failed" and failed["error"]["code"] == "processing_failed"
+    assert stored(aws) == []  # nothing waits for the upload, nor for the copy the killed try kept
 
 
 def _claim_then_die(event: dict[str, Any]) -> None:
+    """A try that claims the item and keeps its copy of the image, then dies before writing the label."""
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
     from assisti_common.db import image_items as labels
+    from assisti_common.image_jobs import storage
     from assisti_common.image_jobs.events import uploads_in
 
     for raw in event["Records"]:
@@ -257,6 +298,7 @@ def _claim_then_die(event: dict[str, Any]) -> None:
             found = labels.get_item(upload_.key.owner_id, upload_.key.kind, upload_.key.item_id)
             assert found is not None
             labels.claim(found, raw["messageId"])
+            storage.put_object(upload_.key.kept(raw["messageId"]), b"a checked image", "image/png")
     raise RuntimeError("killed: the invocation died before it could answer")
 
 
@@ -321,3 +363,64 @@ def test_deleting_the_account_removes_items_and_uploads(api, ann, pump, aws):
     assert list(ImageItemModel.scan()) == []
     listed = boto3.client("s3", endpoint_url=aws).list_objects_v2(Bucket=get_settings().uploads_bucket)
     assert listed.get("KeyCount", 0) == 0
+
+
+# --- an upload lives only while its item waits for it ----------------------------------------------
+
+
+def test_an_upload_after_the_item_is_deleted_is_deleted_by_the_worker(api, ann, pump, aws):
+    created = create(api, ann)
+    assert api.delete(f"/ocr/{created['item']['id']}", headers=ann).status_code == 204
+    assert upload(created, encode(text_image(["Too late"]))).status_code == 204  # the POST is still valid
+    drain(pump)
+    assert stored(aws) == []
+
+
+def test_an_upload_after_the_account_is_deleted_is_deleted_by_the_worker(api, ann, pump, aws):
+    created = create(api, ann)
+    assert api.delete("/me", headers=ann).status_code == 204
+    assert upload(created, encode(text_image(["Orphan"]))).status_code == 204
+    drain(pump)
+    assert stored(aws) == []
+
+
+def test_a_reupload_after_done_is_deleted_and_the_label_and_its_image_stay(api, ann, pump, aws):
+    created = create(api, ann)
+    first = encode(text_image(["First"]))
+    upload(created, first)
+    drain(pump)
+    done = item(api, ann, created["item"]["id"])
+    assert [key.split("/")[0] for key in stored(aws)] == ["images"]  # the upload is gone, a copy is kept
+
+    assert upload(created, encode(text_image(["Swapped"]))).status_code == 204  # the same presigned POST
+    drain(pump)
+    after = item(api, ann, created["item"]["id"])
+    assert after["label"] == "First" and after["updated_at"] == done["updated_at"]
+    assert httpx.get(after["image_url"]).content == first  # the image the label was read from
+    assert [key for key in stored(aws) if key.startswith("uploads/")] == []
+
+
+def test_a_delivery_that_lost_the_item_leaves_the_upload_to_the_one_holding_it(api, ann, pump, aws, ocr_handler):
+    """A second delivery of the same upload (S3 and SQS deliver at least once) takes the item over while
+    the first is still at work: the first must not delete the object the second is reading."""
+    created = create(api, ann)
+    owner, item_id = api.get("/me", headers=ann).json()["id"], created["item"]["id"]
+    upload(created, encode(text_image(["Taken over"])))
+    message = _upload_message(pump)
+    duplicate = {**message, "MessageId": "the-duplicate-delivery"}
+
+    def overtaken(image: Any) -> JobResult:
+        found = image_items.get_item(owner, Kind.OCR, item_id)
+        assert found is not None and image_items.claim(found, duplicate["MessageId"])
+        return JobResult("stale", None, OcrResult())
+
+    first = ImageJobWorker({Kind.OCR: overtaken}).lambda_handler
+    assert first(sqs_event([message], pump.source.queue_arn), LambdaContext("ocr")) == {"batchItemFailures": []}
+    assert item(api, ann, item_id)["status"] == "processing"
+    assert stored(aws) == [f"uploads/ocr/{owner}/{item_id}"]  # and the loser's copy of the image is gone
+
+    second = call_handler(ocr_handler, sqs_event([duplicate], pump.source.queue_arn), LambdaContext("ocr"))
+    assert second == {"batchItemFailures": []}
+    done = item(api, ann, item_id)
+    assert done["status"] == "done" and done["label"] == "Taken over"
+    assert [key.split("/")[0] for key in stored(aws)] == ["images"]  # the winner's copy; the upload is gone

@@ -81,8 +81,8 @@ def test_two_factor_turns_password_sign_in_into_an_email_challenge(api, messages
     # A code answers one challenge only.
     assert_error(
         api.post("/auth/respond-to-challenge", json={"session": challenge.json()["session"], "code": code}),
-        400,
-        "invalid_code",
+        401,
+        "invalid_session",
     )
 
 

@@ -10,7 +10,7 @@ from assisti_auth.codes import Purpose, address_id, code_key
 from assisti_common.db.models import AuthCodeModel, UserModel
 from assisti_common.db.users import find_user_by_email
 from assisti_common.keys import get_keyring
-from tests.helpers import PASSWORD, assert_error, bearer, latest_code, register, sign_in
+from tests.helpers import PASSWORD, allow_immediate_resend, assert_error, bearer, latest_code, register, sign_in
 
 
 def test_sign_up_emails_a_code_and_confirming_activates_the_account(api, messages_for):
@@ -21,7 +21,12 @@ def test_sign_up_emails_a_code_and_confirming_activates_the_account(api, message
     assert user is not None and not user.is_verified and not user.is_active and user.password_hash is None
 
     code = latest_code(messages_for, "ann@example.com")
-    assert api.post("/auth/confirm-sign-up", json={"email": "ANN@example.com", "code": code}).status_code == 200
+    assert (
+        api.post(
+            "/auth/confirm-sign-up", json={"email": "ANN@example.com", "code": code, "password": PASSWORD}
+        ).status_code
+        == 200
+    )
 
     user = find_user_by_email("ann@example.com")
     assert user is not None and user.is_verified and user.is_active and user.name == "Ann"
@@ -40,7 +45,7 @@ def test_cannot_sign_in_before_confirming(api, messages_for):
 def test_sign_up_with_a_registered_email_looks_the_same_and_sends_the_owner_a_notice(api, messages_for):
     register(api, messages_for, "cy@example.com")
     fresh = api.post("/auth/sign-up", json={"email": "new@example.com", "password": PASSWORD})
-    _allow_immediate_resend("cy@example.com", Purpose.SIGN_UP)
+    allow_immediate_resend("cy@example.com", Purpose.SIGN_UP)
     taken = api.post("/auth/sign-up", json={"email": "cy@example.com", "password": "another password 1"})
     assert taken.status_code == fresh.status_code == 201
     assert taken.json()["message"] == fresh.json()["message"]
@@ -49,26 +54,47 @@ def test_sign_up_with_a_registered_email_looks_the_same_and_sends_the_owner_a_no
     sign_in(api, "cy@example.com")  # the owner's password is untouched
 
 
-def test_signing_up_again_before_confirming_binds_the_newest_password(api, messages_for, monkeypatch):
-    api.post("/auth/sign-up", json={"email": "dee@example.com", "password": "first password 1"})
+def test_a_stranger_signing_up_the_same_address_cannot_slip_in_their_password(api, messages_for):
+    """The takeover: the victim signs up, an attacker signs up the same unconfirmed address with their
+    own password and name, and the victim confirms with the newest code. The victim keeps the account."""
+    victim_password, attacker_password = "victim's own password 1", "attacker password 2"
+    api.post("/auth/sign-up", json={"email": "dee@example.com", "password": victim_password, "name": "Dee"})
     first_code = latest_code(messages_for, "dee@example.com")
-    _allow_immediate_resend("dee@example.com", Purpose.SIGN_UP)
-    api.post("/auth/sign-up", json={"email": "dee@example.com", "password": "second password 2"})
-    second_code = latest_code(messages_for, "dee@example.com")
-    assert_error(
-        api.post("/auth/confirm-sign-up", json={"email": "dee@example.com", "code": first_code}), 400, "invalid_code"
-    )  # a new code voids the old
-    assert api.post("/auth/confirm-sign-up", json={"email": "dee@example.com", "code": second_code}).status_code == 200
-    sign_in(api, "dee@example.com", "second password 2")
-    assert_error(api.post("/auth/sign-in", json={"email": "dee@example.com", "password": "first password 1"}), 401)
+    allow_immediate_resend("dee@example.com", Purpose.SIGN_UP)
+    api.post("/auth/sign-up", json={"email": "dee@example.com", "password": attacker_password, "name": "Mallory"})
+    newest_code = latest_code(messages_for, "dee@example.com")
+    confirm = {"email": "dee@example.com", "password": victim_password}
+    assert_error(api.post("/auth/confirm-sign-up", json={**confirm, "code": first_code}), 400, "invalid_code")
+    assert api.post("/auth/confirm-sign-up", json={**confirm, "code": newest_code}).status_code == 200
+
+    assert_error(api.post("/auth/sign-in", json={"email": "dee@example.com", "password": attacker_password}), 401)
+    me = api.get("/me", headers=bearer(sign_in(api, "dee@example.com", victim_password))).json()
+    assert me["name"] == "Dee"
+
+
+def test_the_name_given_with_the_confirmed_password_is_kept(api, messages_for):
+    api.post("/auth/sign-up", json={"email": "dan@example.com", "password": "someone else's 1", "name": "Mallory"})
+    allow_immediate_resend("dan@example.com", Purpose.SIGN_UP)
+    api.post("/auth/sign-up", json={"email": "dan@example.com", "password": PASSWORD, "name": "Dan"})
+    code = latest_code(messages_for, "dan@example.com")
+    confirm = {"email": "dan@example.com", "code": code, "password": PASSWORD}
+    assert api.post("/auth/confirm-sign-up", json=confirm).status_code == 200
+    assert api.get("/me", headers=bearer(sign_in(api, "dan@example.com"))).json()["name"] == "Dan"
 
 
 def test_a_code_works_once(api, messages_for):
     api.post("/auth/sign-up", json={"email": "eve@example.com", "password": PASSWORD})
     code = latest_code(messages_for, "eve@example.com")
-    assert api.post("/auth/confirm-sign-up", json={"email": "eve@example.com", "code": code}).status_code == 200
+    assert (
+        api.post(
+            "/auth/confirm-sign-up", json={"email": "eve@example.com", "code": code, "password": PASSWORD}
+        ).status_code
+        == 200
+    )
     assert_error(
-        api.post("/auth/confirm-sign-up", json={"email": "eve@example.com", "code": code}), 400, "invalid_code"
+        api.post("/auth/confirm-sign-up", json={"email": "eve@example.com", "code": code, "password": PASSWORD}),
+        400,
+        "invalid_code",
     )
 
 
@@ -78,11 +104,15 @@ def test_brute_forcing_a_code_kills_it_after_five_wrong_tries(api, messages_for)
     wrong = [f"{(int(code) + offset) % 1_000_000:06d}" for offset in range(1, 6)]
     for guess in wrong:
         assert_error(
-            api.post("/auth/confirm-sign-up", json={"email": "fay@example.com", "code": guess}), 400, "invalid_code"
+            api.post("/auth/confirm-sign-up", json={"email": "fay@example.com", "code": guess, "password": PASSWORD}),
+            400,
+            "invalid_code",
         )
     # The right code is now dead too.
     assert_error(
-        api.post("/auth/confirm-sign-up", json={"email": "fay@example.com", "code": code}), 400, "invalid_code"
+        api.post("/auth/confirm-sign-up", json={"email": "fay@example.com", "code": code, "password": PASSWORD}),
+        400,
+        "invalid_code",
     )
     assert not find_user_by_email("fay@example.com").is_verified  # type: ignore[union-attr]
 
@@ -93,7 +123,9 @@ def test_an_expired_code_is_refused_even_before_the_table_ttl_removes_it(api, me
     item = AuthCodeModel.get(code_key(Purpose.SIGN_UP, address_id(get_keyring(), "gus@example.com")))
     item.update(actions=[AuthCodeModel.expires_at.set(int(time.time()) - 1)])
     assert_error(
-        api.post("/auth/confirm-sign-up", json={"email": "gus@example.com", "code": code}), 400, "invalid_code"
+        api.post("/auth/confirm-sign-up", json={"email": "gus@example.com", "code": code, "password": PASSWORD}),
+        400,
+        "invalid_code",
     )
 
 
@@ -120,13 +152,20 @@ def test_resend_is_limited_to_one_per_minute_for_every_address(api, messages_for
 def test_resend_sends_a_new_code_that_voids_the_old_one(api, messages_for):
     api.post("/auth/sign-up", json={"email": "jo@example.com", "password": PASSWORD})
     old = latest_code(messages_for, "jo@example.com")
-    _allow_immediate_resend("jo@example.com", Purpose.SIGN_UP)
+    allow_immediate_resend("jo@example.com", Purpose.SIGN_UP)
     assert api.post("/auth/resend-code", json={"email": "jo@example.com"}).status_code == 200
     new = latest_code(messages_for, "jo@example.com")
     assert len(messages_for("jo@example.com")) == 2
     if new != old:
-        assert_error(api.post("/auth/confirm-sign-up", json={"email": "jo@example.com", "code": old}), 400)
-    assert api.post("/auth/confirm-sign-up", json={"email": "jo@example.com", "code": new}).status_code == 200
+        assert_error(
+            api.post("/auth/confirm-sign-up", json={"email": "jo@example.com", "code": old, "password": PASSWORD}), 400
+        )
+    assert (
+        api.post(
+            "/auth/confirm-sign-up", json={"email": "jo@example.com", "code": new, "password": PASSWORD}
+        ).status_code
+        == 200
+    )
     sign_in(api, "jo@example.com")  # the password from sign-up carried over to the new code
 
 
@@ -152,10 +191,3 @@ def test_a_failed_sign_up_never_leaves_a_half_written_account(api):
     assert_error(api.post("/auth/sign-up", json={"email": "not-an-email", "password": PASSWORD}), 422)
     assert_error(api.post("/auth/sign-up", json={"email": "lu@example.com", "password": "short"}), 422)
     assert list(UserModel.scan()) == []
-
-
-def _allow_immediate_resend(email: str, purpose: Purpose) -> None:
-    """Moves the last send back past the one-minute limit (the test does not wait a minute)."""
-    item = AuthCodeModel.get(code_key(purpose, address_id(get_keyring(), email)))
-    item.sent_at = [sent - 61 for sent in item.sent_at]
-    item.save()

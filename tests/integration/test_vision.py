@@ -14,7 +14,7 @@ from local.functions import LambdaContext, call_handler, load_handler
 from local.pump import QueuePump
 from tests.conftest import TEMPLATE
 from tests.helpers import assert_error
-from tests.images import encode
+from tests.images import encode, jpeg_with_corrupt_exif, sliver
 
 WORKER = next(function for function in TEMPLATE.functions() if function.logical_id == "VisionWorkerFunction")
 
@@ -74,7 +74,31 @@ def test_a_file_that_is_not_an_image_fails_for_both_kinds(api, ann, pump):
         )
         pump.poll_once(wait_seconds=0)
         failed = api.get(f"{path}/{created['item']['id']}", headers=ann).json()
-        assert failed["status"] == "failed" and failed["error"]["code"] in {"not_an_image", "corrupt_image"}
+        # It starts like a GIF: a format we refuse, told without parsing the file.
+        assert failed["status"] == "failed" and failed["error"]["code"] == "unsupported_format"
+
+
+@pytest.mark.parametrize("path", ["/vision/animals", "/vision/road-signs"])
+@pytest.mark.parametrize(
+    ("data", "code"),
+    [(jpeg_with_corrupt_exif(), "corrupt_image"), (sliver(1, 40_000), "extreme_aspect_ratio")],
+    ids=["corrupt-exif", "1x40000"],
+)
+def test_a_malformed_image_fails_on_its_first_try(api, ann, aws, vision_handler, path, data, code):
+    """EXIF Pillow cannot apply, or a sliver no classifier can look at: the first try fails the item."""
+    item_id = _upload(api, ann, path, data)
+    tries: list[Any] = []
+
+    def invoke(event: dict[str, Any]) -> Any:
+        tries.extend(record for record in event["Records"] if item_id in record["body"])
+        return call_handler(vision_handler, event, LambdaContext("vision"))
+
+    pump = QueuePump(WORKER.queues[0], invoke, aws, retry_delay=0)
+    while pump.poll_once(wait_seconds=0):
+        pass
+    failed = api.get(f"{path}/{item_id}", headers=ann).json()
+    assert len(tries) == 1
+    assert failed["status"] == "failed" and failed["error"]["code"] == code
 
 
 def test_items_are_per_user_and_per_kind(api, ann, bo, pump):

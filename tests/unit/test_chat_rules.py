@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from email.utils import formatdate
+
+import httpx
 import pytest
 from pydantic import ValidationError
 
-from assisti_chat import assistants, commands, prompt
+from assisti_chat import assistants, commands, llm_client, prompt
+from assisti_chat.assistants import UnknownAssistant
 from assisti_chat.settings import ChatSettings
+from assisti_common.errors import ValidationFailed
 from local.fake_llm import extractive_summary
+from tests.conftest import TEMPLATE
 
 
 @pytest.mark.parametrize(
@@ -49,10 +55,67 @@ def test_build_messages_alternates_roles():
     assert [m["role"] for m in messages] == ["system", "user", "assistant", "user"]
 
 
-def test_llm_timeouts_must_fit_under_api_gateway():
+def test_llm_waits_must_fit_an_answer_budget_under_api_gateway():
     with pytest.raises(ValidationError):
-        ChatSettings(ASSISTI_LLM_TIMEOUT_SECONDS=10, ASSISTI_LLM_MAX_RETRIES=2)
+        ChatSettings(ASSISTI_CHAT_ANSWER_BUDGET_SECONDS=29)
+    with pytest.raises(ValidationError):
+        ChatSettings(ASSISTI_LLM_TIMEOUT_SECONDS=10, ASSISTI_CHAT_ANSWER_BUDGET_SECONDS=8)
     assert ChatSettings(ASSISTI_LLM_TIMEOUT_SECONDS=8, ASSISTI_LLM_MAX_RETRIES=2).llm_max_retries == 2
+
+
+def test_the_answer_budget_ends_before_the_chat_function_times_out_and_pending_outlives_it():
+    (function,) = [function for function in TEMPLATE.functions() if function.logical_id == "ChatFunction"]
+    settings = ChatSettings()
+    assert settings.chat_answer_budget_seconds < function.timeout
+    # A message reads as failed only once no live request can still be answering it.
+    assert settings.pending_deadline_seconds > function.timeout
+
+
+@pytest.mark.parametrize(
+    ("headers", "seconds"),
+    [
+        ({"retry-after": "20"}, 20.0),
+        ({"retry-after": "0.5"}, 0.5),
+        ({"retry-after-ms": "250", "retry-after": "9"}, 0.25),
+        ({"retry-after": "soon"}, None),
+        ({}, None),
+    ],
+)
+def test_retry_after_is_read_in_all_its_forms(headers, seconds):
+    assert llm_client.retry_after_seconds(httpx.Headers(headers)) == seconds
+
+
+def test_retry_after_as_an_http_date():
+    wait = llm_client.retry_after_seconds(httpx.Headers({"retry-after": formatdate(usegmt=True)}))
+    assert wait is not None and -2 < wait <= 0
+
+
+@pytest.mark.parametrize("cap", [1000, 1001, 1002, 1003])
+def test_a_long_answer_is_cut_at_a_character_boundary_within_the_cap(cap):
+    text = "aé€😀" * 2000  # 1, 2, 3 and 4 bytes in UTF-8
+    cut = llm_client.capped(text, cap)
+    assert len(cut.encode()) <= cap and cut.endswith(llm_client.TRUNCATION_NOTE)
+    kept = cut.removesuffix(llm_client.TRUNCATION_NOTE)
+    assert text.startswith(kept) and len(kept.encode()) > cap - len(llm_client.TRUNCATION_NOTE.encode()) - 4
+
+
+def test_a_short_answer_is_kept_whole_and_always_storable():
+    assert llm_client.capped("short é", 1000) == "short é"
+    assert llm_client.capped("lone \ud800 surrogate", 1000) == "lone ? surrogate"
+
+
+def test_the_assistant_command_is_checked_by_the_api_schema():
+    assert commands.assistant_change(("Coder",)) == {"assistant": "coder"}
+    assert commands.assistant_change(("language_tutor", "Brazilian", "Portuguese")) == {
+        "assistant": "language_tutor",
+        "language": "Brazilian Portuguese",
+    }
+    with pytest.raises(UnknownAssistant):
+        commands.assistant_change(("poet",))
+    for language in ("x" * 41, "x"):
+        with pytest.raises(ValidationFailed) as refused:
+            commands.assistant_change(("language_tutor", language))
+        assert [detail["field"] for detail in refused.value.details] == ["language"]
 
 
 def test_extractive_summary_keeps_the_central_sentences_in_order():

@@ -52,7 +52,7 @@ def test_a_phone_photo_is_decoded_no_larger_than_the_model_needs():
     jpeg, png = encode(photo, "JPEG"), encode(photo.resize((2016, 1512)), "PNG")
     limits = {"max_bytes": 50_000_000, "max_pixels": 40_000_000}
 
-    drafted = load_image(jpeg, **limits, draft_side=448)
+    drafted = load_image(jpeg, **limits, draft_side=448).image
     assert min(drafted.size) >= 448 and drafted.size == (1008, 756)  # libjpeg's 1/4 scale
-    assert load_image(jpeg, **limits).size == (4032, 3024)
-    assert load_image(png, **limits, draft_side=448).size == (2016, 1512)
+    assert load_image(jpeg, **limits).image.size == (4032, 3024)
+    assert load_image(png, **limits, draft_side=448).image.size == (2016, 1512)

@@ -63,3 +63,16 @@ def test_a_configuration_error_names_the_variable_but_never_prints_its_value(mon
     assert "ASSISTI_CHAT_DAILY_TOKENS" in message
     assert secret not in message and secret not in repr(failure.value)
     assert failure.value.__cause__ is None and failure.value.__suppress_context__
+
+
+def test_a_cold_start_that_fails_on_configuration_never_prints_any_of_the_llm_key():
+    key = "sk-live-Zq81sEcReT0123456789"
+    chat = cold_start(
+        "assisti_chat.app",
+        http_event("GET", "/categories"),
+        OPENAI_API_KEY=key,
+        ASSISTI_LLM_TIMEOUT_SECONDS="eight",
+    )
+    assert chat.returncode != 0 and "ChatSettings is invalid" in chat.stderr
+    printed = chat.stdout + chat.stderr
+    assert all(key[:length] not in printed for length in (6, 8, len(key)))

@@ -146,7 +146,7 @@ def test_http_api_5xx_alarm_and_the_alarm_email_is_optional():
 
 
 def test_data_is_retained_when_the_stack_goes():
-    ephemeral = {"AuthCodesTable"}  # 10-minute codes; the template says why
+    ephemeral = {"AuthCodesTable", "IdempotencyTable"}  # 10-minute codes, 24-hour replays; the template says why
     for name, spec in TEMPLATE.of_type("AWS::DynamoDB::Table", "AWS::S3::Bucket").items():
         expected = "Delete" if name in ephemeral else "Retain"
         assert spec.get("DeletionPolicy") == expected, name
@@ -307,3 +307,19 @@ def test_every_http_function_starts_from_a_snapstart_snapshot():
             properties = TEMPLATE.resources[function.logical_id]["Properties"]
             assert properties["SnapStart"] == {"ApplyOn": "PublishedVersions"}, function.logical_id
             assert properties["AutoPublishAlias"], function.logical_id  # SnapStart applies to versions
+
+
+def test_every_public_auth_route_has_its_own_throttle_below_the_stage_default():
+    api = TEMPLATE.of_type("AWS::Serverless::HttpApi")["AssistiApi"]["Properties"]
+    default = api["DefaultRouteSettings"]
+    throttled = api["RouteSettings"]
+    public = [
+        route.route_key
+        for function in TEMPLATE.functions()
+        for route in function.routes
+        if route.method == "POST" and route.path.startswith("/auth/") and route.path != "/auth/sign-out"
+    ]
+    assert public and set(public) == set(throttled)
+    for settings in throttled.values():
+        assert settings["ThrottlingRateLimit"] < default["ThrottlingRateLimit"]
+        assert settings["ThrottlingBurstLimit"] < default["ThrottlingBurstLimit"]

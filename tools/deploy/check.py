@@ -292,11 +292,20 @@ def check_zip_functions(
     with container(python, lambda_path("AuthFunction"), by_id["AuthFunction"].handler, env_of["AuthFunction"]) as auth:
         tokens = signed_in_user(auth, "deploy-check@example.com", PASSWORD)
         bearer = {"authorization": f"Bearer {tokens['access_token']}"}
-        expect(auth(http_event("GET", "/me", headers=bearer)), 200, "auth GET /me")
-        checked.append(f"AuthFunction (Python {auth.version}): sign-up, confirm, sign-in, GET /me")
+        for path in ("/me", "/me/sessions", "/me/security-events"):
+            expect(auth(http_event("GET", path, headers=bearer)), 200, f"auth GET {path}")
+        checked.append(
+            f"AuthFunction (Python {auth.version}): sign-up, confirm, sign-in, GET /me, /me/sessions, "
+            "/me/security-events"
+        )
 
     probes: dict[str, list[tuple[str, str, Any, int]]] = {
-        "ChatFunction": [("POST", "/categories", {"name": "Check"}, 201), ("GET", "/categories", None, 200)],
+        # The POST twice, with one Idempotency-Key: the repeat is Powertools' idempotency replaying it.
+        "ChatFunction": [
+            ("POST", "/categories", {"name": "Check"}, 201),
+            ("POST", "/categories", {"name": "Check"}, 201),
+            ("GET", "/categories", None, 200),
+        ],
         "OcrApiFunction": [("POST", "/ocr", {"title": "Check"}, 201), ("GET", "/ocr", None, 200)],
         "VisionApiFunction": [
             ("POST", "/vision/animals", {"title": "Check"}, 201),
@@ -305,8 +314,14 @@ def check_zip_functions(
     }
     for logical_id, calls in probes.items():
         with container(python, lambda_path(logical_id), by_id[logical_id].handler, env_of[logical_id]) as running:
+            keyed = {**bearer, "idempotency-key": f"deploy-check-{logical_id}"}
+            answers: dict[tuple[str, str], Any] = {}
             for method, path, body, status in calls:
-                expect(running(http_event(method, path, body, headers=bearer)), status, f"{logical_id} {method} {path}")
+                answer = running(http_event(method, path, body, headers=keyed))
+                expect(answer, status, f"{logical_id} {method} {path}")
+                first = answers.setdefault((method, path), answer)
+                if method == "POST" and first["body"] != answer["body"]:
+                    raise SystemExit(f"{logical_id}: a repeated {method} {path} was not replayed")
             expect(running(http_event("GET", calls[-1][1])), 401, f"{logical_id} without a token")
             checked.append(f"{logical_id}: " + ", ".join(f"{m} {p}" for m, p, _, _ in calls) + ", 401 without a token")
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Coroutine
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Request, Response, status
 from fastapi.routing import APIRoute
 
 from assisti_auth.schemas import (
@@ -25,7 +25,13 @@ from assisti_auth.schemas import (
     MessageOut,
     ProfileOut,
     ProfilePatchIn,
+    ReauthIn,
     RefreshIn,
+    SecurityEventOut,
+    SecurityEventPageOut,
+    SessionListOut,
+    SessionOut,
+    SignedOutOut,
     SignInIn,
     SignOutIn,
     SignUpIn,
@@ -47,15 +53,26 @@ from assisti_common.errors import (
     InvalidRefreshToken,
     InvalidSession,
     NotFound,
+    ReauthenticationRequired,
     TooManyRequests,
     UserDisabled,
     UsernameTaken,
+    WrongChallengeAnswer,
 )
-from assisti_common.http import CurrentPrincipal, create_app, errors, lambda_handler
+from assisti_common.http import (
+    CurrentClient,
+    CurrentPrincipal,
+    PageCursor,
+    PageLimit,
+    ResourceId,
+    create_app,
+    errors,
+    lambda_handler,
+)
 
 if TYPE_CHECKING:
     from assisti_auth import passwords, service
-    from assisti_common.db.models import UserModel
+    from assisti_common.db.models import SecurityEventModel, SessionModel, UserModel
 else:
     service = lazy.module("assisti_auth.service")
     passwords = lazy.module("assisti_auth.passwords")
@@ -96,6 +113,37 @@ def _tokens_out(result: service.Tokens) -> TokensOut:
     return TokensOut(access_token=result.access_token, refresh_token=result.refresh_token, expires_in=result.expires_in)
 
 
+def _signed_in_out(result: service.Tokens | service.Challenge, email: str | None) -> TokensOut | ChallengeOut:
+    if isinstance(result, service.Challenge):
+        delivery = _delivery(email) if email is not None and result.name == "EMAIL_OTP" else None
+        return ChallengeOut(challenge=result.name, session=result.session, delivery=delivery)
+    return _tokens_out(result)
+
+
+def _session_out(session: SessionModel, current_session_id: str) -> SessionOut:
+    return SessionOut(
+        id=session.session_id,
+        device=session.device,
+        ip=session.ip,
+        created_at=session.created_at,
+        last_used_at=session.last_used_at,
+        current=session.session_id == current_session_id,
+    )
+
+
+def _event_out(event: SecurityEventModel) -> SecurityEventOut:
+    return SecurityEventOut(
+        id=event.event_id,
+        type=event.type,
+        method=event.method,
+        occurred_at=event.occurred_at,
+        ip=event.ip,
+        user_agent=event.user_agent,
+        session_id=event.session_id,
+        actor_id=event.actor_id,
+    )
+
+
 def _user_out(user: UserModel) -> UserOut:
     return UserOut(
         id=user.id,
@@ -122,9 +170,9 @@ def sign_up(body: SignUpIn) -> CodeSentOut:
     return CodeSentOut(message="Check your email for a 6-digit confirmation code.", delivery=_delivery(body.email))
 
 
-@public.post("/confirm-sign-up", response_model=MessageOut, responses=errors(InvalidCode))
-def confirm_sign_up(body: ConfirmSignUpIn) -> MessageOut:
-    service.confirm_sign_up(body.email, body.code)
+@public.post("/confirm-sign-up", response_model=MessageOut, responses=errors(InvalidCode, TooManyRequests))
+def confirm_sign_up(body: ConfirmSignUpIn, client: CurrentClient) -> MessageOut:
+    service.confirm_sign_up(body.email, body.code, body.password, client)
     return MessageOut(message="Your account is confirmed. You can sign in.")
 
 
@@ -141,50 +189,55 @@ def resend_code(body: EmailIn) -> CodeSentOut:
     response_model=TokensOut | ChallengeOut,
     responses=errors(InvalidCredentials, UserDisabled, TooManyRequests, DependencyUnavailable),
 )
-def sign_in(body: SignInIn) -> TokensOut | ChallengeOut:
-    result = service.sign_in(body.email, body.password)
-    if isinstance(result, service.Challenge):
-        return ChallengeOut(session=result.session, delivery=_delivery(body.email))
-    return _tokens_out(result)
+def sign_in(body: SignInIn, client: CurrentClient) -> TokensOut | ChallengeOut:
+    return _signed_in_out(service.sign_in(body.email, body.password, client), body.email)
 
 
 @public.post("/sign-in/code", response_model=ChallengeOut, responses=errors(TooManyRequests, DependencyUnavailable))
-def sign_in_with_code(body: EmailIn) -> ChallengeOut:
-    result = service.start_code_sign_in(body.email)
+def sign_in_with_code(body: EmailIn, client: CurrentClient) -> ChallengeOut:
+    result = service.start_code_sign_in(body.email, client)
     return ChallengeOut(session=result.session, delivery=_delivery(body.email))
 
 
 @public.post(
-    "/respond-to-challenge", response_model=TokensOut, responses=errors(InvalidCode, InvalidSession, UserDisabled)
+    "/respond-to-challenge",
+    response_model=TokensOut | ChallengeOut,
+    responses=errors(
+        InvalidCode, WrongChallengeAnswer, InvalidCredentials, InvalidSession, UserDisabled, TooManyRequests
+    ),
 )
-def respond_to_challenge(body: ChallengeResponseIn) -> TokensOut:
-    return _tokens_out(service.respond_to_challenge(body.session, body.code))
+def respond_to_challenge(body: ChallengeResponseIn, client: CurrentClient) -> TokensOut | ChallengeOut:
+    """EMAIL_OTP: the code. A two-factor user who started without the password then gets a PASSWORD
+    challenge, answered with the password, before any token."""
+    return _signed_in_out(service.respond_to_challenge(body.session, body.code, body.password, client), None)
 
 
 @public.post("/forgot-password", response_model=CodeSentOut, responses=errors(TooManyRequests, DependencyUnavailable))
-def forgot_password(body: EmailIn) -> CodeSentOut:
-    service.forgot_password(body.email)
+def forgot_password(body: EmailIn, client: CurrentClient) -> CodeSentOut:
+    service.forgot_password(body.email, client)
     return CodeSentOut(
         message="If this address has an account, a reset code is on its way.", delivery=_delivery(body.email)
     )
 
 
 @public.post(
-    "/confirm-forgot-password", response_model=MessageOut, responses=errors(InvalidCode, DependencyUnavailable)
+    "/confirm-forgot-password",
+    response_model=MessageOut,
+    responses=errors(InvalidCode, TooManyRequests, DependencyUnavailable),
 )
-def confirm_forgot_password(body: ConfirmForgotPasswordIn) -> MessageOut:
-    service.confirm_forgot_password(body.email, body.code, body.new_password)
+def confirm_forgot_password(body: ConfirmForgotPasswordIn, client: CurrentClient) -> MessageOut:
+    service.confirm_forgot_password(body.email, body.code, body.new_password, client)
     return MessageOut(message="Your password is set, and every device was signed out.")
 
 
 @tokens.post("/refresh", response_model=TokensOut, responses=errors(InvalidRefreshToken))
-def refresh(body: RefreshIn) -> TokensOut:
-    return _tokens_out(service.refresh(body.refresh_token))
+def refresh(body: RefreshIn, client: CurrentClient) -> TokensOut:
+    return _tokens_out(service.refresh(body.refresh_token, client))
 
 
 @tokens.post("/sign-out", status_code=status.HTTP_204_NO_CONTENT)
-def sign_out(principal: CurrentPrincipal, body: SignOutIn | None = None) -> None:
-    service.sign_out(principal, all_devices=body.all_devices if body else False)
+def sign_out(principal: CurrentPrincipal, client: CurrentClient, body: SignOutIn | None = None) -> None:
+    service.sign_out(principal, body.all_devices if body else False, client)
 
 
 @me.get("", response_model=UserOut, responses=errors(NotFound))
@@ -200,35 +253,84 @@ def patch_me(principal: CurrentPrincipal, body: ProfilePatchIn) -> UserOut:
 @me.put(
     "/password",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=errors(InvalidCredentials, NotFound, TooManyRequests),
+    responses=errors(InvalidCredentials, NotFound, TooManyRequests, DependencyUnavailable),
 )
-def change_password(principal: CurrentPrincipal, body: ChangePasswordIn) -> None:
-    service.change_password(principal, body.current_password, body.new_password)
+def change_password(principal: CurrentPrincipal, client: CurrentClient, body: ChangePasswordIn) -> None:
+    service.change_password(principal, body.current_password, body.new_password, client)
 
 
-@me.put("/two-factor", response_model=UserOut, responses=errors(NotFound))
-def set_two_factor(principal: CurrentPrincipal, body: TwoFactorIn) -> UserOut:
-    return _user_out(service.set_two_factor(principal, body.enabled))
+@me.put(
+    "/two-factor",
+    response_model=UserOut,
+    responses=errors(NotFound, ReauthenticationRequired, InvalidCredentials, TooManyRequests, DependencyUnavailable),
+)
+def set_two_factor(principal: CurrentPrincipal, client: CurrentClient, body: TwoFactorIn) -> UserOut:
+    """Turning two-factor off needs a recent sign-in on this session, or `password`."""
+    return _user_out(service.set_two_factor(principal, body.enabled, body.password, client))
 
 
-@me.delete("", status_code=status.HTTP_204_NO_CONTENT, responses=errors(NotFound))
-def delete_me(principal: CurrentPrincipal) -> None:
-    service.delete_account(principal)
+@me.delete(
+    "",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=errors(NotFound, ReauthenticationRequired, InvalidCredentials, TooManyRequests),
+)
+def delete_me(principal: CurrentPrincipal, client: CurrentClient, body: ReauthIn | None = None) -> None:
+    """Needs a recent sign-in on this session, or `password` in the body."""
+    service.delete_account(principal, body.password if body else None, client)
+
+
+@me.get("/sessions", response_model=SessionListOut)
+def list_sessions(principal: CurrentPrincipal) -> SessionListOut:
+    """The signed-in devices, newest first."""
+    found = service.list_sessions(principal)
+    return SessionListOut(sessions=[_session_out(session, principal.session_id) for session in found])
+
+
+@me.delete("/sessions", response_model=SignedOutOut)
+def sign_out_other_sessions(principal: CurrentPrincipal, client: CurrentClient) -> SignedOutOut:
+    """Signs out every device but this one."""
+    return SignedOutOut(signed_out=service.revoke_other_sessions(principal, client))
+
+
+@me.delete("/sessions/{session_id}", status_code=status.HTTP_204_NO_CONTENT, responses=errors(NotFound))
+def sign_out_session(principal: CurrentPrincipal, client: CurrentClient, session_id: ResourceId) -> None:
+    """Signs out one device at once: its access and refresh tokens stop working."""
+    service.revoke_session(principal, session_id, client)
+
+
+@me.get("/security-events", response_model=SecurityEventPageOut, responses=errors(InvalidCursor))
+def my_security_events(
+    principal: CurrentPrincipal, limit: PageLimit = 25, cursor: PageCursor = None
+) -> SecurityEventPageOut:
+    """The account's audit trail, newest first: sign-ins, codes, password and two-factor changes …"""
+    page, next_cursor = service.security_events_of(principal, limit, cursor)
+    return SecurityEventPageOut(events=[_event_out(event) for event in page], next_cursor=next_cursor)
 
 
 @admin.get("/users", response_model=UserPageOut, responses=errors(InvalidCursor, Forbidden, NotFound))
-def list_users(
-    principal: CurrentPrincipal,
-    limit: Annotated[int, Query(ge=1, le=100)] = 25,
-    cursor: Annotated[str | None, Query(max_length=2048)] = None,
-) -> UserPageOut:
+def list_users(principal: CurrentPrincipal, limit: PageLimit = 25, cursor: PageCursor = None) -> UserPageOut:
     page, next_cursor = service.list_users(principal, limit, cursor)
     return UserPageOut(users=[_user_out(user) for user in page], next_cursor=next_cursor)
 
 
 @admin.patch("/users/{user_id}", response_model=UserOut, responses=errors(Forbidden, NotFound, Conflict))
-def patch_user(principal: CurrentPrincipal, user_id: str, body: AdminUserPatchIn) -> UserOut:
-    return _user_out(service.set_user_active(principal, user_id, body.is_active))
+def patch_user(
+    principal: CurrentPrincipal, client: CurrentClient, user_id: ResourceId, body: AdminUserPatchIn
+) -> UserOut:
+    return _user_out(service.set_user_active(principal, user_id, body.is_active, client))
+
+
+@admin.get(
+    "/users/{user_id}/security-events",
+    response_model=SecurityEventPageOut,
+    responses=errors(InvalidCursor, Forbidden, NotFound),
+)
+def user_security_events(
+    principal: CurrentPrincipal, user_id: ResourceId, limit: PageLimit = 25, cursor: PageCursor = None
+) -> SecurityEventPageOut:
+    """Any user's audit trail, newest first (staff only); a deleted account's until it expires."""
+    page, next_cursor = service.user_security_events(principal, user_id, limit, cursor)
+    return SecurityEventPageOut(events=[_event_out(event) for event in page], next_cursor=next_cursor)
 
 
 app = create_app(

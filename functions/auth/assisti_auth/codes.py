@@ -2,10 +2,14 @@
 
 - 6 digits from `secrets`, stored only as a keyed hash; compared in constant time.
 - Expire after `code_seconds` (checked here, not only by the table's TTL).
-- At most `code_max_attempts` wrong tries, then the code is dead; a code works once
-  (a conditional write decides the single winner); a new code voids the old one.
+- At most `code_max_attempts` tries, each spent atomically before the comparison, so a burst
+  of guesses in flight compares no more than that; a code works once (a conditional write
+  decides the single winner); a new code voids the old one.
 - At most one send per address and purpose every `code_resend_seconds`, and
   `code_sends_per_hour` per hour. The same limits apply whether or not an account exists.
+- At most `code_failures_per_day` wrong codes per address and purpose across all its codes;
+  then no code is sent or accepted for that purpose until the day-long window ends, or a
+  successful password sign-in proves the owner (`clear_code_failures`).
 """
 
 from __future__ import annotations
@@ -23,12 +27,17 @@ from assisti_common.keys import Keyring
 from assisti_common.security import constant_time_equal, keyed_hash, new_code, new_token_secret
 
 HOUR = 3600
+DAY = 24 * HOUR
 
 
 class Purpose(StrEnum):
     SIGN_UP = "sign_up"
     SIGN_IN = "sign_in"  # the EMAIL_OTP challenge: passwordless, or the second factor
     RESET_PASSWORD = "reset_password"  # noqa: S105 - a purpose name
+    PASSWORD_CHALLENGE = "password_challenge"  # noqa: S105 - two-factor after an emailed code: no code
+
+
+CHALLENGES = (Purpose.SIGN_IN, Purpose.PASSWORD_CHALLENGE)  # the purposes named by a session token
 
 
 @dataclass(frozen=True)
@@ -44,6 +53,35 @@ def address_id(keyring: Keyring, email: str) -> str:
 
 def code_key(purpose: Purpose, address: str) -> str:
     return f"{purpose.value}#{address}"
+
+
+def failures_key(purpose: Purpose, address: str) -> str:
+    return f"code-failures#{purpose.value}#{address}"
+
+
+def _ensure_within_failure_budget(settings: Settings, purpose: Purpose, address: str, now: float) -> None:
+    budget = store.code_failures(failures_key(purpose, address))
+    if budget is None:
+        return
+    window_ends = budget.ttl.timestamp()
+    if window_ends <= now:  # TTL deletion lags by up to days: an ended window counts for nothing
+        store.clear_code_failures(budget.key)
+    elif budget.failures >= settings.code_failures_per_day:
+        raise TooManyRequests(
+            window_ends - now,
+            "Too many wrong codes. Sign in with your password, or try again tomorrow.",
+        )
+
+
+def _count_failure(purpose: Purpose, address: str, now: float) -> None:
+    store.add_code_failure(failures_key(purpose, address), datetime.fromtimestamp(int(now) + DAY, UTC))
+
+
+def clear_code_failures(keyring: Keyring, email: str) -> None:
+    """The password proved the owner: emailed codes for sign-in and reset work again at once."""
+    address = address_id(keyring, email)
+    for purpose in (Purpose.SIGN_IN, Purpose.RESET_PASSWORD):
+        store.clear_code_failures(failures_key(purpose, address))
 
 
 def _hash_code(keyring: Keyring, key: str, code: str) -> str:
@@ -63,12 +101,14 @@ def issue_code(
     user_id: str | None,
     pending_password_hash: str | None = None,
     pending_name: str | None = None,
+    proven_factor: str | None = None,
     now: float | None = None,
 ) -> IssuedCode:
     """Stores a fresh code for (purpose, email), voiding the previous one, within the send limits."""
     now = time.time() if now is None else now
     address = address_id(keyring, email)
     key = code_key(purpose, address)
+    _ensure_within_failure_budget(settings, purpose, address, now)
     item = store.get_code(key) or AuthCodeModel(key)
     recent = [sent for sent in item.sent_at if sent > now - HOUR]
     if recent and now - max(recent) < settings.code_resend_seconds:
@@ -89,6 +129,7 @@ def issue_code(
     item.sent_at = [*recent, int(now)]
     item.pending_password_hash = pending_password_hash
     item.pending_name = pending_name
+    item.proven_factor = proven_factor
     item.ttl = datetime.fromtimestamp(int(now) + HOUR, UTC)  # keeps the send log for the hour
     try:
         store.save_code(item)
@@ -108,10 +149,14 @@ def _check_and_consume(
 ) -> AuthCodeModel:
     if item is None or item.consumed or item.attempts >= settings.code_max_attempts or now >= item.expires_at:
         raise InvalidCode()
-    if not constant_time_equal(_hash_code(keyring, item.key, code), item.code_hash):
-        store.count_wrong_attempt(item)
+    purpose, _, address = item.key.partition("#")
+    _ensure_within_failure_budget(settings, Purpose(purpose), address, now)
+    if not store.reserve_attempt(item, settings.code_max_attempts):
         raise InvalidCode()
-    if not store.consume_code(item, settings.code_max_attempts):
+    if not constant_time_equal(_hash_code(keyring, item.key, code), item.code_hash):
+        _count_failure(Purpose(purpose), address, now)
+        raise InvalidCode()
+    if not store.consume_code(item):
         raise InvalidCode()
     return item
 
@@ -124,22 +169,58 @@ def verify_code(
     return _check_and_consume(keyring, settings, item, code, time.time() if now is None else now)
 
 
-def verify_challenge(
-    keyring: Keyring, settings: Settings, session: str, code: str, now: float | None = None
-) -> AuthCodeModel:
-    """Consumes the code of an EMAIL_OTP challenge named by its session token."""
+def challenge_item(keyring: Keyring, session: str, now: float | None = None) -> AuthCodeModel:
+    """The live challenge a session token names (unused, unexpired), or InvalidSession."""
     parts = session.split(".")
-    if len(parts) != 3 or parts[0] != Purpose.SIGN_IN.value or not parts[1] or not parts[2]:
+    if len(parts) != 3 or parts[0] not in CHALLENGES or not parts[1] or not parts[2]:
         raise InvalidSession()
-    key = code_key(Purpose.SIGN_IN, parts[1])
+    key = code_key(Purpose(parts[0]), parts[1])
     item = store.get_code(key)
     if (
         item is None
         or item.session_hash is None
         or not constant_time_equal(_hash_session(keyring, key, parts[2]), item.session_hash)
+        or item.consumed
+        or (time.time() if now is None else now) >= item.expires_at
     ):
-        raise InvalidSession()  # a newer challenge voided this one, or it never existed
+        raise InvalidSession()  # a newer challenge voided this one, it was used, or it never existed
+    return item
+
+
+def challenge_purpose(item: AuthCodeModel) -> Purpose:
+    return Purpose(item.key.partition("#")[0])
+
+
+def verify_challenge_code(
+    keyring: Keyring, settings: Settings, item: AuthCodeModel, code: str, now: float | None = None
+) -> AuthCodeModel:
+    """Consumes the code of an EMAIL_OTP challenge."""
     return _check_and_consume(keyring, settings, item, code, time.time() if now is None else now)
+
+
+def issue_password_challenge(
+    keyring: Keyring, settings: Settings, email: str, user_id: str, now: float | None = None
+) -> str:
+    """After an emailed code, a two-factor user's second challenge: no code, only a session, which
+    the password must then accompany. Its tries are the password guard's (throttle.py)."""
+    now = time.time() if now is None else now
+    address = address_id(keyring, email)
+    key = code_key(Purpose.PASSWORD_CHALLENGE, address)
+    secret = new_token_secret()
+    item = AuthCodeModel(
+        key,
+        user_id=user_id,
+        code_hash="",
+        session_hash=_hash_session(keyring, key, secret),
+        expires_at=int(now) + settings.password_challenge_seconds,
+        ttl=datetime.fromtimestamp(int(now) + settings.password_challenge_seconds, UTC),
+    )
+    store.put_challenge(item)
+    return f"{Purpose.PASSWORD_CHALLENGE.value}.{address}.{secret}"
+
+
+def consume_challenge(item: AuthCodeModel) -> bool:
+    return store.consume_code(item)
 
 
 def forget_codes(keyring: Keyring, email: str) -> None:

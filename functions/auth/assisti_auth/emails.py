@@ -55,6 +55,27 @@ def password_changed() -> Email:
     return Email(
         "password_changed",
         "Your Assisti password was changed",
-        "The password of your Assisti account was just changed, and every device was signed out.\n\n"
-        "If this was not you, reset your password now.",
+        "The password of your Assisti account was just changed, and every other device was signed out.\n\n"
+        "If this was not you, reset your password now with 'forgot password', then review your "
+        "signed-in devices and security events in the app.",
+    )
+
+
+def password_reset() -> Email:
+    return Email(
+        "password_reset",
+        "Your Assisti password was reset",
+        "The password of your Assisti account was just reset with an emailed code, and every device was "
+        "signed out.\n\nIf this was not you, someone can read your email: secure your mailbox first, then "
+        "reset your Assisti password again and turn on two-factor sign-in.",
+    )
+
+
+def two_factor_disabled() -> Email:
+    return Email(
+        "two_factor_disabled",
+        "Two-factor sign-in was turned off",
+        "Two-factor sign-in was just turned off for your Assisti account: a password alone now signs in.\n\n"
+        "If this was not you, reset your password now with 'forgot password', turn two-factor sign-in "
+        "back on, and sign out your other devices.",
     )

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 # A few of the most common passwords: a policy that allows these allows nothing useful.
 COMMON_PASSWORDS = frozenset(
@@ -68,6 +68,10 @@ class SignUpIn(Body):
 class ConfirmSignUpIn(Body):
     email: EmailAddress
     code: Code
+    password: NewPassword = Field(
+        description="The password again. The account gets this one: a stranger who signed up the same "
+        "address in between cannot slip theirs in with the newest code."
+    )
 
 
 class EmailIn(Body):
@@ -81,7 +85,14 @@ class SignInIn(Body):
 
 class ChallengeResponseIn(Body):
     session: Annotated[str, StringConstraints(min_length=1, max_length=512)]
-    code: Code
+    code: Code | None = Field(None, description="For an EMAIL_OTP challenge: the emailed code.")
+    password: Password | None = Field(None, description="For a PASSWORD challenge (two-factor): the password.")
+
+    @model_validator(mode="after")
+    def _one_answer(self) -> ChallengeResponseIn:
+        if (self.code is None) == (self.password is None):
+            raise ValueError("give either code (EMAIL_OTP) or password (PASSWORD), not both")
+        return self
 
 
 class RefreshIn(Body):
@@ -109,7 +120,13 @@ class ChangePasswordIn(Body):
     new_password: NewPassword
 
 
-class TwoFactorIn(Body):
+class ReauthIn(Body):
+    password: Password | None = Field(
+        None, description="Needed unless this session signed in within the last few minutes."
+    )
+
+
+class TwoFactorIn(ReauthIn):
     enabled: bool
 
 
@@ -135,9 +152,13 @@ class TokensOut(BaseModel):
 
 
 class ChallengeOut(BaseModel):
-    challenge: Literal["EMAIL_OTP"] = "EMAIL_OTP"
+    challenge: Literal["EMAIL_OTP", "PASSWORD"] = Field(
+        "EMAIL_OTP",
+        description="EMAIL_OTP: answer with the emailed code. PASSWORD: two-factor after an emailed code, "
+        "answer with the password.",
+    )
     session: str
-    delivery: Delivery
+    delivery: Delivery | None = Field(None, description="Where the code went (EMAIL_OTP only).")
 
 
 class MessageOut(BaseModel):
@@ -164,6 +185,39 @@ class UserOut(BaseModel):
 
 class UserPageOut(BaseModel):
     users: list[UserOut]
+    next_cursor: str | None = Field(None, description="Pass as ?cursor= for the next page; null at the end.")
+
+
+class SessionOut(BaseModel):
+    id: str
+    device: str = Field(description="A label from the user agent of the sign-in, e.g. 'Safari on iPhone'.")
+    ip: str | None
+    created_at: datetime
+    last_used_at: datetime | None = Field(description="The sign-in, or the last token refresh since.")
+    current: bool = Field(description="True for the session of the token that asked.")
+
+
+class SessionListOut(BaseModel):
+    sessions: list[SessionOut]
+
+
+class SignedOutOut(BaseModel):
+    signed_out: int = Field(description="How many other devices were signed out.")
+
+
+class SecurityEventOut(BaseModel):
+    id: str
+    type: str = Field(examples=["sign_in", "sign_in_failed", "password_changed", "session_revoked"])
+    method: str | None = Field(description="How: password, email_code, a code's purpose …")
+    occurred_at: datetime
+    ip: str | None
+    user_agent: str | None
+    session_id: str | None
+    actor_id: str | None = Field(description="The staff user who did it, when it was not the user.")
+
+
+class SecurityEventPageOut(BaseModel):
+    events: list[SecurityEventOut]
     next_cursor: str | None = Field(None, description="Pass as ?cursor= for the next page; null at the end.")
 
 

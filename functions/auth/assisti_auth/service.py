@@ -1,16 +1,21 @@
-"""Account rules, Cognito-style. Knows nothing of HTTP; data access goes through assisti_common.db."""
+"""Account rules, Cognito-style. Knows nothing of HTTP; data access goes through assisti_common.db.
+
+Every security event goes to the audit trail (audit.py) with the caller's `Client`."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Literal
 
 from assisti_auth import codes, emails, purge, throttle
+from assisti_auth.audit import Event, record
 from assisti_auth.codes import Purpose
+from assisti_auth.devices import device_label
 from assisti_auth.passwords import hash_password, password_needs_rehash, verify_password
 from assisti_auth.settings import get_auth_settings
-from assisti_common.db import sessions, users
-from assisti_common.db.models import UserModel
+from assisti_common.db import security_events, sessions, users
+from assisti_common.db.models import AuthCodeModel, SecurityEventModel, SessionModel, UserModel
 from assisti_common.email import send_email
 from assisti_common.errors import (
     Conflict,
@@ -18,19 +23,23 @@ from assisti_common.errors import (
     InvalidCode,
     InvalidCredentials,
     InvalidRefreshToken,
+    InvalidSession,
     NotFound,
+    ReauthenticationRequired,
     UserDisabled,
+    WrongChallengeAnswer,
 )
 from assisti_common.ids import new_id
 from assisti_common.keys import Keyring, get_keyring
 from assisti_common.observability import logger, metrics
 from assisti_common.pagination import Page, paginate
-from assisti_common.principal import Principal
+from assisti_common.principal import Client, Principal
 from assisti_common.security import constant_time_equal
 from assisti_common.settings import get_settings
 from assisti_common.tokens import AccessClaims, RefreshToken, issue_access_token
 
 DAY = 24 * 3600
+PASSWORD = "password"  # noqa: S105 - the name of a factor
 
 
 @dataclass(frozen=True)
@@ -43,6 +52,7 @@ class Tokens:
 @dataclass(frozen=True)
 class Challenge:
     session: str
+    name: Literal["EMAIL_OTP", "PASSWORD"] = "EMAIL_OTP"
 
 
 def _send(to: str, email: emails.Email) -> None:
@@ -56,6 +66,7 @@ def _issue(
     user_id: str | None,
     pending_password_hash: str | None = None,
     pending_name: str | None = None,
+    proven_factor: str | None = None,
 ) -> codes.IssuedCode:
     return codes.issue_code(
         keyring,
@@ -65,7 +76,22 @@ def _issue(
         user_id=user_id,
         pending_password_hash=pending_password_hash,
         pending_name=pending_name,
+        proven_factor=proven_factor,
     )
+
+
+def _verify_code(keyring: Keyring, purpose: Purpose, email: str, code: str, client: Client) -> AuthCodeModel:
+    """Consumes the emailed code; a wrong one against a real account goes to its audit trail."""
+    try:
+        item = codes.verify_code(keyring, get_auth_settings(), purpose, email, code)
+    except InvalidCode:
+        user = users.find_user_by_email(email)
+        if user is not None:
+            record(Event.CODE_FAILED, user.id, client, method=purpose.value)
+        raise
+    if item.user_id:
+        record(Event.CODE_VERIFIED, item.user_id, client, method=purpose.value)
+    return item
 
 
 # --- sign-up ---------------------------------------------------------------------------------
@@ -93,12 +119,23 @@ def sign_up(email: str, password: str, name: str) -> None:
         metrics.add_metric(name="sign_ups", unit="Count", value=1)
 
 
-def confirm_sign_up(email: str, code: str) -> None:
-    item = codes.verify_code(get_keyring(), get_auth_settings(), Purpose.SIGN_UP, email, code)
+def confirm_sign_up(email: str, code: str, password: str, client: Client) -> None:
+    """The confirmer gives the password again: the code proves the mailbox, the password is theirs.
+
+    Anyone may sign up an unconfirmed address again, and each sign-up's code voids the last, so the
+    newest code may carry a stranger's password. Taking the password at confirmation means the
+    account always ends with the confirmer's password; the name from sign-up is kept only when it
+    came with that same password, otherwise the first sign-up's stays."""
+    keyring = get_keyring()
+    item = _verify_code(keyring, Purpose.SIGN_UP, email, code, client)
     user = users.get_user(item.user_id) if item.user_id else None
-    if user is None or user.is_verified or item.pending_password_hash is None:
+    if user is None or user.is_verified:
         raise InvalidCode()
-    users.confirm_user(user, item.pending_password_hash, item.pending_name)
+    pending = item.pending_password_hash
+    if pending is not None and verify_password(pending, password):
+        users.confirm_user(user, pending, item.pending_name)
+    else:
+        users.confirm_user(user, hash_password(password), None)
     logger.info("account confirmed", extra={"user_id": user.id})
 
 
@@ -123,70 +160,128 @@ def resend_code(email: str) -> None:
 # --- sign-in ---------------------------------------------------------------------------------
 
 
-def _start_session(keyring: Keyring, user: UserModel) -> Tokens:
+def _start_session(keyring: Keyring, user: UserModel, client: Client, method: str) -> Tokens:
     settings = get_auth_settings()
     session_id = new_id()
-    refresh = RefreshToken.new(user.id, session_id)
-    sessions.create_session(
-        user.id, session_id, refresh.hashed(keyring), int(time.time()) + settings.refresh_token_days * DAY
-    )
+    refresh_token = RefreshToken.new(user.id, session_id)
+    try:
+        sessions.create_session(
+            sessions.NewSession(
+                user_id=user.id,
+                session_id=session_id,
+                refresh_hash=refresh_token.hashed(keyring),
+                refresh_expires_at=int(time.time()) + settings.refresh_token_days * DAY,
+                device=device_label(client.user_agent),
+                ip=client.ip,
+            )
+        )
+    except sessions.UserNotActive as exc:
+        raise UserDisabled() from exc  # deactivated while this sign-in was in flight
+    record(Event.SIGN_IN, user.id, client, session_id=session_id, method=method)
     metrics.add_metric(name="sign_ins", unit="Count", value=1)
     logger.info("session started", extra={"user_id": user.id, "session_id": session_id})
-    return _tokens(keyring, user.id, session_id, refresh)
+    return _tokens(keyring, user.id, session_id, refresh_token)
 
 
-def _tokens(keyring: Keyring, user_id: str, session_id: str, refresh: RefreshToken) -> Tokens:
+def _tokens(keyring: Keyring, user_id: str, session_id: str, refresh_token: RefreshToken) -> Tokens:
     settings = get_settings()  # the access token's issuer, audience and lifetime are every function's
     access = issue_access_token(keyring, settings, AccessClaims(user_id, session_id))
-    return Tokens(access, str(refresh), settings.access_token_seconds)
+    return Tokens(access, str(refresh_token), settings.access_token_seconds)
 
 
-def _email_otp(keyring: Keyring, email: str, user: UserModel | None) -> Challenge:
+def _email_otp(
+    keyring: Keyring, email: str, user: UserModel | None, client: Client, proven_factor: str | None = None
+) -> Challenge:
     # Unknown, unconfirmed and disabled accounts get the same challenge, bound to no one, and no email.
     account_id = user.id if user is not None and user.is_verified and user.is_active else None
-    issued = _issue(keyring, Purpose.SIGN_IN, email, account_id)
+    issued = _issue(keyring, Purpose.SIGN_IN, email, account_id, proven_factor=proven_factor)
     if account_id is not None:
         _send(email, emails.sign_in_code(issued.code))
+        record(Event.CODE_SENT, account_id, client, method=Purpose.SIGN_IN.value)
     assert issued.session is not None
     return Challenge(issued.session)
 
 
-def sign_in(email: str, password: str) -> Tokens | Challenge:
-    keyring, settings = get_keyring(), get_auth_settings()
-    throttle.ensure_password_attempt_allowed(keyring, email)
+def _check_password(keyring: Keyring, email: str, user: UserModel | None, password: str) -> bool:
+    """One password attempt: reserved against the guard first (429 when it is spent), then argon2.
+    A success clears the guard and, since the password proves the owner, the wrong-code budgets."""
+    throttle.reserve_password_attempt(keyring, get_auth_settings(), email)
+    if user is None or not verify_password(user.password_hash, password):
+        return False
+    throttle.clear_password_failures(keyring, email)
+    codes.clear_code_failures(keyring, email)
+    return True
+
+
+def sign_in(email: str, password: str, client: Client) -> Tokens | Challenge:
+    keyring = get_keyring()
     user = users.find_user_by_email(email)
-    if not verify_password(user.password_hash if user is not None else None, password) or user is None:
-        throttle.record_password_failure(keyring, settings, email)
+    if not _check_password(keyring, email, user, password) or user is None:
+        if user is not None:
+            record(Event.SIGN_IN_FAILED, user.id, client, method=PASSWORD)
         metrics.add_metric(name="sign_in_failures", unit="Count", value=1)
         raise InvalidCredentials()
-    throttle.clear_password_failures(keyring, email)
     if not user.is_active:
         raise UserDisabled()
     if user.password_hash is not None and password_needs_rehash(user.password_hash):
         users.set_password(user, hash_password(password))
     if user.two_factor_enabled:
-        return _email_otp(keyring, email, user)
-    return _start_session(keyring, user)
+        return _email_otp(keyring, email, user, client, proven_factor=PASSWORD)
+    return _start_session(keyring, user, client, method=PASSWORD)
 
 
-def start_code_sign_in(email: str) -> Challenge:
+def start_code_sign_in(email: str, client: Client) -> Challenge:
     """Passwordless: the same challenge shape for every email; a code goes only to real accounts."""
     keyring = get_keyring()
-    return _email_otp(keyring, email, users.find_user_by_email(email))
+    return _email_otp(keyring, email, users.find_user_by_email(email), client)
 
 
-def respond_to_challenge(session: str, code: str) -> Tokens:
-    keyring = get_keyring()
-    item = codes.verify_challenge(keyring, get_auth_settings(), session, code)
+def respond_to_challenge(session: str, code: str | None, password: str | None, client: Client) -> Tokens | Challenge:
+    """EMAIL_OTP takes the code. A two-factor user who has not given the password yet (passwordless
+    start) then gets a PASSWORD challenge: the mailbox alone never signs them in. Nothing about the
+    account shows before the code is verified."""
+    keyring, settings = get_keyring(), get_auth_settings()
+    item = codes.challenge_item(keyring, session)
+    if codes.challenge_purpose(item) is Purpose.PASSWORD_CHALLENGE:
+        if password is None:
+            raise WrongChallengeAnswer("This is a PASSWORD challenge: answer it with the password.")
+        return _answer_password_challenge(keyring, item, password, client)
+    if code is None:
+        raise WrongChallengeAnswer("This is an EMAIL_OTP challenge: answer it with the emailed code.")
+    try:
+        codes.verify_challenge_code(keyring, settings, item, code)
+    except InvalidCode:
+        if item.user_id:
+            record(Event.CODE_FAILED, item.user_id, client, method=Purpose.SIGN_IN.value)
+        raise
     user = users.get_user(item.user_id) if item.user_id else None
     if user is None:
         raise InvalidCode()
+    record(Event.CODE_VERIFIED, user.id, client, method=Purpose.SIGN_IN.value)
     if not user.is_active:
         raise UserDisabled()
-    return _start_session(keyring, user)
+    if item.proven_factor == PASSWORD:
+        return _start_session(keyring, user, client, method="password+email_code")
+    if user.two_factor_enabled:
+        return Challenge(codes.issue_password_challenge(keyring, settings, user.email, user.id), name="PASSWORD")
+    return _start_session(keyring, user, client, method="email_code")
 
 
-def refresh(token: str) -> Tokens:
+def _answer_password_challenge(keyring: Keyring, item: AuthCodeModel, password: str, client: Client) -> Tokens:
+    user = users.get_user(item.user_id) if item.user_id else None
+    if user is None:
+        raise InvalidSession()
+    if not _check_password(keyring, user.email, user, password):
+        record(Event.SIGN_IN_FAILED, user.id, client, method=PASSWORD)
+        raise InvalidCredentials("The password is incorrect.")
+    if not codes.consume_challenge(item):
+        raise InvalidSession()  # answered already, by a request that raced this one
+    if not user.is_active:
+        raise UserDisabled()
+    return _start_session(keyring, user, client, method="email_code+password")
+
+
+def refresh(token: str, client: Client) -> Tokens:
     """Rotates the refresh token. An already-rotated one revokes the whole session (token theft)."""
     keyring = get_keyring()
     presented = RefreshToken.parse(token)
@@ -195,7 +290,7 @@ def refresh(token: str) -> Tokens:
         raise InvalidRefreshToken()
     presented_hash = presented.hashed(keyring)
     if any(constant_time_equal(presented_hash, old) for old in session.rotated_hashes):
-        _revoke_for_reuse(session.user_id, session.session_id)
+        _revoke_for_reuse(session, client)
     if not constant_time_equal(presented_hash, session.refresh_hash) or time.time() >= session.refresh_expires_at:
         raise InvalidRefreshToken()
     user = users.get_user(session.user_id)
@@ -204,61 +299,109 @@ def refresh(token: str) -> Tokens:
     rotated = RefreshToken.new(session.user_id, session.session_id)
     expires_at = int(time.time()) + get_auth_settings().refresh_token_days * DAY
     if not sessions.rotate_refresh(session, rotated.hashed(keyring), expires_at):
-        _revoke_for_reuse(session.user_id, session.session_id)  # the same token was used twice at once
+        _revoke_for_reuse(session, client)  # the same token was used twice at once
     return _tokens(keyring, session.user_id, session.session_id, rotated)
 
 
-def _revoke_for_reuse(user_id: str, session_id: str) -> None:
-    sessions.revoke_session(user_id, session_id)
+def _revoke_for_reuse(session: SessionModel, client: Client) -> None:
+    sessions.revoke_session(session.user_id, session.session_id)
+    record(Event.REFRESH_TOKEN_REUSED, session.user_id, client, session_id=session.session_id)
     logger.warning(
-        "rotated refresh token reused: session revoked", extra={"user_id": user_id, "session_id": session_id}
+        "rotated refresh token reused: session revoked",
+        extra={"user_id": session.user_id, "session_id": session.session_id},
     )
     metrics.add_metric(name="refresh_token_reuse", unit="Count", value=1)
     raise InvalidRefreshToken()
 
 
-def sign_out(principal: Principal, all_devices: bool) -> None:
+def sign_out(principal: Principal, all_devices: bool, client: Client) -> None:
     if all_devices:
         sessions.revoke_all_sessions(principal.user_id)
     else:
         sessions.revoke_session(principal.user_id, principal.session_id)
+    method = "all_devices" if all_devices else "this_device"
+    record(Event.SIGNED_OUT, principal.user_id, client, session_id=principal.session_id, method=method)
+
+
+# --- devices -------------------------------------------------------------------------------------
+
+
+def list_sessions(principal: Principal) -> list[SessionModel]:
+    return sessions.live_sessions(principal.user_id, time.time())
+
+
+def revoke_session(principal: Principal, session_id: str, client: Client) -> None:
+    """Signs out one of the user's own devices (this one included) at once."""
+    if not sessions.revoke_session(principal.user_id, session_id):
+        raise NotFound("No such signed-in device.")
+    record(Event.SESSION_REVOKED, principal.user_id, client, session_id=session_id, method="one_device")
+
+
+def revoke_other_sessions(principal: Principal, client: Client) -> int:
+    ended = sessions.revoke_all_sessions(principal.user_id, except_session_id=principal.session_id)
+    for session_id in ended:
+        record(Event.SESSION_REVOKED, principal.user_id, client, session_id=session_id, method="other_devices")
+    return len(ended)
 
 
 # --- passwords -------------------------------------------------------------------------------
 
 
-def forgot_password(email: str) -> None:
+def forgot_password(email: str, client: Client) -> None:
     keyring = get_keyring()
     user = users.find_user_by_email(email)
     account_id = user.id if user is not None and user.is_verified else None
     issued = _issue(keyring, Purpose.RESET_PASSWORD, email, account_id)
     if account_id is not None:
         _send(email, emails.reset_code(issued.code))
+        record(Event.CODE_SENT, account_id, client, method=Purpose.RESET_PASSWORD.value)
 
 
-def confirm_forgot_password(email: str, code: str, new_password: str) -> None:
+def confirm_forgot_password(email: str, code: str, new_password: str, client: Client) -> None:
     keyring = get_keyring()
     password_hash = hash_password(new_password)
-    item = codes.verify_code(keyring, get_auth_settings(), Purpose.RESET_PASSWORD, email, code)
+    item = _verify_code(keyring, Purpose.RESET_PASSWORD, email, code, client)
     user = users.get_user(item.user_id) if item.user_id else None
     if user is None:
         raise InvalidCode()
     users.set_password(user, password_hash)
     sessions.revoke_all_sessions(user.id)
     throttle.clear_password_failures(keyring, email)
-    _send(email, emails.password_changed())
+    record(Event.PASSWORD_RESET, user.id, client)
+    _send(email, emails.password_reset())
 
 
-def change_password(principal: Principal, current_password: str, new_password: str) -> None:
-    """Needs the current password (throttled like sign-in); signs out every other device."""
+def change_password(principal: Principal, current_password: str, new_password: str, client: Client) -> None:
+    """The current password is the re-authentication (throttled like sign-in); signs out every
+    other device."""
     keyring = get_keyring()
     user = _own_user(principal)
-    throttle.ensure_password_attempt_allowed(keyring, user.email)
-    if not verify_password(user.password_hash, current_password):
-        throttle.record_password_failure(keyring, get_auth_settings(), user.email)
+    if not _check_password(keyring, user.email, user, current_password):
+        record(Event.SIGN_IN_FAILED, user.id, client, session_id=principal.session_id, method=PASSWORD)
         raise InvalidCredentials("The current password is incorrect.")
     users.set_password(user, hash_password(new_password))
     sessions.revoke_all_sessions(user.id, except_session_id=principal.session_id)
+    sessions.mark_authenticated(principal.user_id, principal.session_id, int(time.time()))
+    record(Event.PASSWORD_CHANGED, user.id, client, session_id=principal.session_id)
+    _send(user.email, emails.password_changed())
+
+
+def _require_recent_authentication(principal: Principal, password: str | None, client: Client) -> UserModel:
+    """For what can't be undone: a sign-in on this session within `reauth_seconds`, or the password
+    now (throttled like sign-in; it renews the session's sign-in time)."""
+    keyring, settings = get_keyring(), get_auth_settings()
+    user = _own_user(principal)
+    now = int(time.time())
+    if password is not None:
+        if not _check_password(keyring, user.email, user, password):
+            record(Event.SIGN_IN_FAILED, user.id, client, session_id=principal.session_id, method=PASSWORD)
+            raise InvalidCredentials("The password is incorrect.")
+        sessions.mark_authenticated(principal.user_id, principal.session_id, now)
+        return user
+    session = sessions.get_session(principal.user_id, principal.session_id)
+    if session is None or now - int(session.authenticated_at) > settings.reauth_seconds:
+        raise ReauthenticationRequired(details={"max_age_seconds": settings.reauth_seconds})
+    return user
 
 
 # --- the profile -----------------------------------------------------------------------------
@@ -281,20 +424,39 @@ def update_profile(principal: Principal, name: str | None, username: str | None,
     return _own_user(principal)
 
 
-def set_two_factor(principal: Principal, enabled: bool) -> UserModel:
+def set_two_factor(principal: Principal, enabled: bool, password: str | None, client: Client) -> UserModel:
+    """Turning it on is always allowed; turning it off needs a recent sign-in (and is emailed)."""
     user = _own_user(principal)
+    if enabled == user.two_factor_enabled:
+        return user
+    if not enabled:
+        user = _require_recent_authentication(principal, password, client)
     users.set_flags(user, two_factor_enabled=enabled)
+    event = Event.TWO_FACTOR_ENABLED if enabled else Event.TWO_FACTOR_DISABLED
+    record(event, user.id, client, session_id=principal.session_id)
+    if not enabled:
+        _send(user.email, emails.two_factor_disabled())
     return _own_user(principal)
 
 
-def delete_account(principal: Principal) -> None:
-    """Everything the user owns goes first, the user row last: a failure can be retried."""
-    user = _own_user(principal)
+def delete_account(principal: Principal, password: str | None, client: Client) -> None:
+    """Needs a recent sign-in. Everything the user owns goes first, the user row last: a failure can
+    be retried. The audit trail stays until its own expiry, as the record of the deletion."""
+    user = _require_recent_authentication(principal, password, client)
     purge.purge_user_data(user)
     codes.forget_codes(get_keyring(), user.email)
     users.delete_user(user)
+    record(Event.ACCOUNT_DELETED, user.id, client, session_id=principal.session_id)
     logger.info("account deleted", extra={"user_id": user.id})
     metrics.add_metric(name="accounts_deleted", unit="Count", value=1)
+
+
+def security_events_of(principal: Principal, limit: int, cursor: str | None) -> Page[SecurityEventModel]:
+    return paginate(
+        f"security-events:{principal.user_id}",
+        cursor,
+        lambda start: security_events.list_events(principal.user_id, limit, start),
+    )
 
 
 # --- staff -----------------------------------------------------------------------------------
@@ -312,8 +474,20 @@ def list_users(principal: Principal, limit: int, cursor: str | None) -> Page[Use
     return paginate("admin-users", cursor, lambda start: users.list_users(limit, start))
 
 
-def set_user_active(principal: Principal, user_id: str, is_active: bool) -> UserModel:
-    """Deactivation revokes every session at once, so the user's tokens stop working."""
+def user_security_events(
+    principal: Principal, user_id: str, limit: int, cursor: str | None
+) -> Page[SecurityEventModel]:
+    """Staff only. A deleted account's events stay readable until they expire."""
+    _require_staff(principal)
+    return paginate(
+        f"admin-security-events:{user_id}", cursor, lambda start: security_events.list_events(user_id, limit, start)
+    )
+
+
+def set_user_active(principal: Principal, user_id: str, is_active: bool, client: Client) -> UserModel:
+    """Deactivation revokes every session at once, so the user's tokens stop working. A sign-in racing
+    it cannot store a session once the flag is off (sessions.create_session checks it in the same
+    transaction), and one stored before is among those revoked here."""
     staff = _require_staff(principal)
     target = users.get_user(user_id)
     if target is None:
@@ -323,6 +497,8 @@ def set_user_active(principal: Principal, user_id: str, is_active: bool) -> User
     users.set_flags(target, is_active=is_active)
     if not is_active:
         sessions.revoke_all_sessions(target.id)
+    event = Event.ACCOUNT_REACTIVATED if is_active else Event.ACCOUNT_DEACTIVATED
+    record(event, target.id, client, actor_id=staff.id)
     logger.info("user activity changed", extra={"user_id": target.id, "is_active": is_active, "by": staff.id})
     target.refresh(consistent_read=True)
     return target
@@ -334,5 +510,6 @@ def set_staff(email: str, is_staff: bool) -> UserModel:
     if user is None:
         raise NotFound(f"No account for {email}.")
     users.set_flags(user, is_staff=is_staff)
+    record(Event.STAFF_GRANTED if is_staff else Event.STAFF_REVOKED, user.id, None, method="operator")
     user.refresh(consistent_read=True)
     return user

@@ -19,6 +19,16 @@ class AuthSettings(FunctionSettings):
     code_resend_seconds: int = Field(60, ge=0, validation_alias="ASSISTI_CODE_RESEND_SECONDS")
     code_sends_per_hour: int = Field(5, ge=1, validation_alias="ASSISTI_CODE_SENDS_PER_HOUR")
 
+    # Wrong codes for one address and purpose, across every code, in a day: then no more codes for it
+    # until the day is over or the password proves the owner (a successful password sign-in).
+    code_failures_per_day: int = Field(20, ge=1, validation_alias="ASSISTI_CODE_FAILURES_PER_DAY")
+    # A two-factor user who started with an emailed code has this long to give the password.
+    password_challenge_seconds: int = Field(300, ge=30, le=900, validation_alias="ASSISTI_PASSWORD_CHALLENGE_SECONDS")
+    # What can't be undone (delete the account, two-factor off, a new password) needs a sign-in at
+    # most this old on the session, or the password given again.
+    reauth_seconds: int = Field(300, ge=30, le=3600, validation_alias="ASSISTI_REAUTH_SECONDS")
+    security_event_days: int = Field(90, ge=1, le=3650, validation_alias="ASSISTI_SECURITY_EVENT_DAYS")
+
     # Wrong passwords: after `free` failures each try waits twice as long, capped so that a
     # stranger can delay the owner's password sign-in by at most `max` seconds (codes still work).
     password_failures_free: int = Field(5, ge=1, validation_alias="ASSISTI_PASSWORD_FAILURES_FREE")

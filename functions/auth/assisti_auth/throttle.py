@@ -1,7 +1,9 @@
 """Throttling wrong passwords per address, so that online guessing is useless.
 
-After `password_failures_free` failures, each further try waits twice as long as the last
-(1 s, 2 s, 4 s …), capped at `password_lockout_max_seconds`. The cap bounds how long a stranger
+Every attempt is counted before the password is verified (`reserve_password_attempt`), so
+parallel guesses cannot slip past the count. After `password_failures_free` failures, each
+further try waits twice as long as the last
+(2 s, 4 s, 8 s …), capped at `password_lockout_max_seconds`. The cap bounds how long a stranger
 can delay the owner, and only for password sign-in: emailed-code sign-in and password reset
 are never blocked by it, and a successful sign-in or reset clears the count.
 """
@@ -24,24 +26,26 @@ def lockout_seconds(settings: Settings, failures: int) -> int:
     over = failures - settings.password_failures_free
     if over < 0:
         return 0
-    return int(min(2**over, settings.password_lockout_max_seconds))
+    # 2 s first: the wait starts when the attempt is reserved, before argon2 spends part of it.
+    return int(min(2 ** (over + 1), settings.password_lockout_max_seconds))
 
 
-def ensure_password_attempt_allowed(keyring: Keyring, email: str, now: float | None = None) -> None:
-    now = time.time() if now is None else now
-    guard = store.get_password_guard(password_guard_key(address_id(keyring, email)))
-    if guard.locked_until > now:
-        raise TooManyRequests(
-            guard.locked_until - now,
-            "Too many wrong passwords. Wait, or sign in with an emailed code instead.",
-        )
+RESERVE_TRIES = 3
 
 
-def record_password_failure(keyring: Keyring, settings: Settings, email: str, now: float | None = None) -> None:
+def reserve_password_attempt(keyring: Keyring, settings: Settings, email: str, now: float | None = None) -> None:
+    """Counts this attempt as a failure before the password is verified, with a version-conditional
+    write: of a burst of guesses in flight at once, no more than the free allowance is ever verified,
+    and the rest get 429 without argon2 running. A success then clears the count."""
     now = time.time() if now is None else now
     key = password_guard_key(address_id(keyring, email))
-    for _ in range(3):  # concurrent failures: re-read and count again
+    for _ in range(RESERVE_TRIES):
         guard = store.get_password_guard(key)
+        if guard.locked_until > now:
+            raise TooManyRequests(
+                guard.locked_until - now,
+                "Too many wrong passwords. Wait, or sign in with an emailed code instead.",
+            )
         failures = int(guard.failures) + 1
         guard.failures = failures
         guard.locked_until = int(now) + lockout_seconds(settings, failures)
@@ -50,7 +54,8 @@ def record_password_failure(keyring: Keyring, settings: Settings, email: str, no
             store.save_password_guard(guard)
             return
         except store.LostRace:
-            continue
+            continue  # another attempt reserved first: look again at what it left
+    raise TooManyRequests(1, "Too many sign-in attempts at once. Try again in a moment.")
 
 
 def clear_password_failures(keyring: Keyring, email: str) -> None:

@@ -4,9 +4,9 @@ The service (PynamoDB, the openai SDK) is imported by the first request that rea
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Any
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, status
 
 from assisti_chat.assistants import LanguageRequired, UnknownAssistant
 from assisti_chat.quota import QuotaExceeded
@@ -24,9 +24,18 @@ from assisti_chat.schemas import (
     UsageOut,
 )
 from assisti_chat.settings import get_chat_settings
-from assisti_common import lazy
+from assisti_common import idempotency, lazy
 from assisti_common.errors import Conflict, InvalidCursor, NotFound
-from assisti_common.http import CurrentPrincipal, create_app, errors, lambda_handler
+from assisti_common.http import (
+    CurrentPrincipal,
+    PageCursor,
+    PageLimit,
+    ResourceId,
+    create_app,
+    errors,
+    lambda_handler,
+)
+from assisti_common.idempotency import IdempotencyKey
 
 if TYPE_CHECKING:
     from assisti_chat import service
@@ -40,9 +49,6 @@ get_chat_settings()
 categories = APIRouter(prefix="/categories", tags=["categories"])
 messages = APIRouter(prefix="/categories/{category_id}/messages", tags=["messages"])
 me = APIRouter(prefix="/me", tags=["usage"])
-
-Limit = Annotated[int, Query(ge=1, le=100)]
-Cursor = Annotated[str | None, Query(max_length=2048)]
 
 
 def _category_out(category: CategoryModel) -> CategoryOut:
@@ -80,32 +86,34 @@ def _message_out(message: MessageModel) -> MessageOut:
     response_model=CategoryOut,
     responses=errors(UnknownAssistant, LanguageRequired),
 )
-def create_category(principal: CurrentPrincipal, body: CategoryIn) -> CategoryOut:
-    return _category_out(
-        service.create_category(principal, body.name, body.assistant, body.language, body.instructions)
-    )
+def create_category(principal: CurrentPrincipal, body: CategoryIn, replay: IdempotencyKey) -> Any:
+    def create() -> dict[str, Any]:
+        category = service.create_category(principal, body.name, body.assistant, body.language, body.instructions)
+        return _category_out(category).model_dump(mode="json")
+
+    return idempotency.once(principal, replay, "POST /categories", body.model_dump(mode="json"), create)
 
 
 @categories.get("", response_model=CategoryPageOut, responses=errors(InvalidCursor))
-def list_categories(principal: CurrentPrincipal, limit: Limit = 20, cursor: Cursor = None) -> CategoryPageOut:
+def list_categories(principal: CurrentPrincipal, limit: PageLimit = 20, cursor: PageCursor = None) -> CategoryPageOut:
     items, next_cursor = service.list_categories(principal, limit, cursor)
     return CategoryPageOut(categories=[_category_out(item) for item in items], next_cursor=next_cursor)
 
 
 @categories.get("/{category_id}", response_model=CategoryOut, responses=errors(NotFound))
-def get_category(principal: CurrentPrincipal, category_id: str) -> CategoryOut:
+def get_category(principal: CurrentPrincipal, category_id: ResourceId) -> CategoryOut:
     return _category_out(service.get_category(principal, category_id))
 
 
 @categories.patch(
     "/{category_id}", response_model=CategoryOut, responses=errors(NotFound, UnknownAssistant, LanguageRequired)
 )
-def patch_category(principal: CurrentPrincipal, category_id: str, body: CategoryPatchIn) -> CategoryOut:
+def patch_category(principal: CurrentPrincipal, category_id: ResourceId, body: CategoryPatchIn) -> CategoryOut:
     return _category_out(service.update_category(principal, category_id, body.changes()))
 
 
 @categories.delete("/{category_id}", status_code=status.HTTP_204_NO_CONTENT, responses=errors(NotFound))
-def delete_category(principal: CurrentPrincipal, category_id: str) -> None:
+def delete_category(principal: CurrentPrincipal, category_id: ResourceId) -> None:
     service.delete_category(principal, category_id)
 
 
@@ -115,26 +123,41 @@ def delete_category(principal: CurrentPrincipal, category_id: str) -> None:
     response_model=MessageOut,
     responses=errors(NotFound, UnknownAssistant, QuotaExceeded),
 )
-def send_message(principal: CurrentPrincipal, category_id: str, body: MessageIn) -> MessageOut:
-    return _message_out(service.send_message(principal, category_id, body.message))
+def send_message(principal: CurrentPrincipal, category_id: ResourceId, body: MessageIn, replay: IdempotencyKey) -> Any:
+    """With an Idempotency-Key, a repeat gets the first answer: no second message, no second charge."""
+    return idempotency.once(
+        principal,
+        replay,
+        f"POST /categories/{category_id}/messages",
+        body.model_dump(mode="json"),
+        lambda: _message_out(service.send_message(principal, category_id, body.message)).model_dump(mode="json"),
+    )
 
 
 @messages.get("", response_model=MessagePageOut, responses=errors(NotFound, InvalidCursor))
 def list_messages(
-    principal: CurrentPrincipal, category_id: str, limit: Limit = 50, cursor: Cursor = None
+    principal: CurrentPrincipal, category_id: ResourceId, limit: PageLimit = 50, cursor: PageCursor = None
 ) -> MessagePageOut:
     items, next_cursor = service.list_messages(principal, category_id, limit, cursor)
     return MessagePageOut(messages=[_message_out(item) for item in items], next_cursor=next_cursor)
 
 
 @messages.delete("/{message_id}", status_code=status.HTTP_204_NO_CONTENT, responses=errors(NotFound))
-def delete_message(principal: CurrentPrincipal, category_id: str, message_id: str) -> None:
+def delete_message(principal: CurrentPrincipal, category_id: ResourceId, message_id: ResourceId) -> None:
     service.delete_message(principal, category_id, message_id)
 
 
 @messages.post("/{message_id}/retry", response_model=MessageOut, responses=errors(NotFound, Conflict, QuotaExceeded))
-def retry_message(principal: CurrentPrincipal, category_id: str, message_id: str) -> MessageOut:
-    return _message_out(service.retry_message(principal, category_id, message_id))
+def retry_message(
+    principal: CurrentPrincipal, category_id: ResourceId, message_id: ResourceId, replay: IdempotencyKey
+) -> Any:
+    return idempotency.once(
+        principal,
+        replay,
+        f"POST /categories/{category_id}/messages/{message_id}/retry",
+        None,
+        lambda: _message_out(service.retry_message(principal, category_id, message_id)).model_dump(mode="json"),
+    )
 
 
 @me.get("/usage", response_model=UsageOut)

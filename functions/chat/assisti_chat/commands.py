@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from assisti_chat.assistants import ASSISTANTS
+from pydantic import ValidationError
+
+from assisti_chat.assistants import ASSISTANTS, UnknownAssistant
+from assisti_chat.schemas import CategoryPatchIn
+from assisti_common.errors import ValidationFailed, field_errors
 
 COMMANDS = {
     "/help": "what Assisti can do in this chat",
@@ -25,6 +30,19 @@ def parse_command(text: str) -> Command | None:
     if not words or words[0].lower() not in {"/help", "/assistant", "/usage"}:
         return None
     return Command(words[0].lower().lstrip("/"), tuple(words[1:]))
+
+
+def assistant_change(args: tuple[str, ...]) -> dict[str, Any]:
+    """The category change `/assistant NAME [LANGUAGE]` asks for, checked by the body model of
+    PATCH /categories/{id}: a command is no way around the API's limits."""
+    name = args[0].lower()
+    if name not in ASSISTANTS:
+        raise UnknownAssistant(name)
+    try:
+        return CategoryPatchIn.model_validate({"assistant": name, "language": " ".join(args[1:]) or None}).changes()
+    except ValidationError as exc:
+        # The API's 422 shape, naming the field; never the value, which may be 8,000 characters.
+        raise ValidationFailed(details=field_errors(exc.errors(include_input=False, include_url=False))) from None
 
 
 def help_text(assistant: str) -> str:

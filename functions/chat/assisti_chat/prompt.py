@@ -13,6 +13,10 @@ def estimate_tokens(text: str) -> int:
     return math.ceil(len(text) / 4) + 4
 
 
+def estimate_prompt_tokens(messages: Sequence[dict[str, str]]) -> int:
+    return sum(estimate_tokens(message["content"]) for message in messages)
+
+
 @dataclass(frozen=True)
 class Exchange:
     message: str

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from assisti_chat import assistants, commands, llm_client, prompt
 from assisti_chat.quota import QuotaExceeded, next_reset
-from assisti_chat.settings import get_chat_settings
+from assisti_chat.settings import STORE_SECONDS, get_chat_settings
 from assisti_common.db import chat, usage
 from assisti_common.db.models import CategoryModel, MessageModel
 from assisti_common.errors import Conflict, NotFound
@@ -74,65 +76,108 @@ def delete_category(principal: Principal, category_id: str) -> None:
 # --- messages ------------------------------------------------------------------------------------
 
 
+def _quota() -> usage.Quota:
+    settings = get_chat_settings()
+    return usage.Quota(messages=settings.chat_daily_messages, tokens=settings.chat_daily_tokens)
+
+
+def _deadline() -> float:
+    """When the LLM's waits must be over (a `time.monotonic()` instant), leaving time to store the outcome."""
+    return time.monotonic() + get_chat_settings().chat_answer_budget_seconds - STORE_SECONDS
+
+
+def _stale_before(now: datetime) -> datetime:
+    return now - timedelta(seconds=get_chat_settings().pending_deadline_seconds)
+
+
+def _timed_out(message: MessageModel, now: datetime) -> bool:
+    """Pending past its deadline: the request that was answering it is gone (it crashed or timed out)."""
+    return message.status == "pending" and chat.attempt_started_at(message) < _stale_before(now)
+
+
+def _retryable(message: MessageModel | None, now: datetime) -> bool:
+    return message is not None and (message.status == "failed" or _timed_out(message, now))
+
+
+def _as_seen(message: MessageModel, now: datetime) -> MessageModel:
+    """Nothing reads as pending past its deadline: such a message is shown failed, and can be retried."""
+    if _timed_out(message, now):
+        message.status = "failed"
+        message.error_code, message.error_message = llm_client.TIMED_OUT
+    return message
+
+
 def list_messages(principal: Principal, category_id: str, limit: int, cursor: str | None) -> Page[MessageModel]:
     _category(principal, category_id)
-    return paginate(
+    items, next_cursor = paginate(
         f"messages:{principal.user_id}:{category_id}",
         cursor,
         lambda start: chat.list_messages(principal.user_id, category_id, limit, start),
     )
+    now = datetime.now(UTC)
+    return [_as_seen(item, now) for item in items], next_cursor
 
 
 def delete_message(principal: Principal, category_id: str, message_id: str) -> None:
-    if chat.get_message(principal.user_id, category_id, message_id) is None:
+    if not chat.delete_message(principal.user_id, category_id, message_id):
         raise NotFound("No such message.")
-    chat.delete_message(principal.user_id, category_id, message_id)
 
 
 def send_message(principal: Principal, category_id: str, text: str) -> MessageModel:
     """Fast-path commands answer at once; anything else is stored first, then answered by the LLM."""
+    deadline = _deadline()
     category = _category(principal, category_id)
     command = commands.parse_command(text)
     if command is not None:
         return _run_command(principal, category, text, command)
-    settings = get_chat_settings()
-    day = usage.today()
-    if not usage.reserve_message(principal.user_id, day, settings.chat_daily_messages, settings.chat_daily_tokens):
+    messages = _prompt(category, text, before_id=None)
+    message = chat.put_pending(principal.user_id, category_id, text, usage.today(), _bound(messages), _quota())
+    if message is None:
         raise QuotaExceeded("Today's chat quota is used up.")
-    message = chat.put_message(principal.user_id, category_id, text)
-    return _answer(category, message, day)
+    return _answer(message, messages, deadline)
 
 
 def retry_message(principal: Principal, category_id: str, message_id: str) -> MessageModel:
+    deadline, now = _deadline(), datetime.now(UTC)
     category = _category(principal, category_id)
     message = chat.get_message(principal.user_id, category_id, message_id)
     if message is None:
         raise NotFound("No such message.")
-    if message.status != "failed" or not chat.claim_for_retry(message):
+    if not _retryable(message, now):
         raise Conflict("Only a message whose answer failed can be retried.")
-    settings = get_chat_settings()
-    day = usage.today()
-    if usage.get_usage(principal.user_id, day).tokens >= settings.chat_daily_tokens:
-        chat.record_failure(message, "quota_exceeded", "Today's token quota is used up.", settings.chat_model, 0)
-        raise QuotaExceeded("Today's token quota is used up.")
-    return _answer(category, message, day)
+    messages = _prompt(category, message.message, before_id=message.message_id)
+    if not chat.claim_for_retry(message, _stale_before(now), usage.today(), _bound(messages), _quota()):
+        if _retryable(chat.get_message(principal.user_id, category_id, message_id), now):
+            raise QuotaExceeded("Today's chat quota is used up.")  # still there to claim: the quota said no
+        raise Conflict("Only a message whose answer failed can be retried.")
+    return _answer(message, messages, deadline)
 
 
-def _answer(category: CategoryModel, message: MessageModel, day: str) -> MessageModel:
+def _prompt(category: CategoryModel, text: str, before_id: str | None) -> list[dict[str, str]]:
     settings = get_chat_settings()
-    earlier = chat.recent_messages(category.owner_id, category.category_id, message.message_id, HISTORY_SCAN)
+    earlier = chat.recent_messages(category.owner_id, category.category_id, before_id, HISTORY_SCAN)
     exchanges = [
         prompt.Exchange(item.message, item.answer)
         for item in earlier
         if item.kind == "llm" and item.status == "answered" and item.answer
     ]
-    messages = prompt.build_messages(
+    return prompt.build_messages(
         assistants.system_prompt(category.assistant, category.language, category.instructions),
         prompt.fit_history(exchanges, settings.chat_history_tokens),
-        message.message,
+        text,
     )
+
+
+def _bound(messages: list[dict[str, str]]) -> int:
+    """The tokens reserved before the LLM is called: the prompt and the longest answer it may give."""
+    return prompt.estimate_prompt_tokens(messages) + get_chat_settings().llm_max_answer_tokens
+
+
+def _answer(message: MessageModel, messages: list[dict[str, str]], deadline: float) -> MessageModel:
+    """Calls the LLM for a stored, reserved message, then settles the reservation either way."""
+    settings = get_chat_settings()
     try:
-        result = llm_client.complete(messages)
+        result = llm_client.complete(messages, deadline)
     except llm_client.LLMFailure as failure:
         chat.record_failure(message, failure.code, failure.message, settings.chat_model, failure.latency_ms)
         logger.warning("LLM answer failed", extra={"error_code": failure.code, "message_id": message.message_id})
@@ -141,15 +186,18 @@ def _answer(category: CategoryModel, message: MessageModel, day: str) -> Message
     chat.record_answer(
         message, result.text, result.model, result.prompt_tokens, result.completion_tokens, result.latency_ms
     )
-    usage.add_tokens(category.owner_id, day, result.prompt_tokens + result.completion_tokens)
     metrics.add_metric(name="llm_tokens", unit="Count", value=result.prompt_tokens + result.completion_tokens)
     metrics.add_metric(name="llm_latency", unit="Milliseconds", value=result.latency_ms)
     return message
 
 
 def _run_command(principal: Principal, category: CategoryModel, text: str, command: commands.Command) -> MessageModel:
+    # Checked before it is counted: a refused command is neither counted nor stored.
+    change = commands.assistant_change(command.args) if command.name == "assistant" and command.args else None
+    if not chat.count_command(principal.user_id, usage.today(), _quota()):
+        raise QuotaExceeded("Today's chat quota is used up.")
     if command.name == "assistant":
-        answer = _switch_assistant(category, command.args)
+        answer = _switch_assistant(category, change)
     elif command.name == "usage":
         today = get_usage(principal)
         answer = (
@@ -159,24 +207,18 @@ def _run_command(principal: Principal, category: CategoryModel, text: str, comma
         )
     else:
         answer = commands.help_text(category.assistant)
-    return chat.put_message(
-        principal.user_id, category.category_id, text, kind="command", answer=answer, model=FAST_PATH_MODEL
-    )
+    return chat.put_answered(principal.user_id, category.category_id, text, answer, FAST_PATH_MODEL)
 
 
-def _switch_assistant(category: CategoryModel, args: tuple[str, ...]) -> str:
-    if not args:
+def _switch_assistant(category: CategoryModel, change: dict[str, Any] | None) -> str:
+    if change is None:
         return "Name an assistant: " + ", ".join(assistants.ASSISTANTS) + "."
-    name = args[0].lower()
-    language = " ".join(args[1:]) or None
+    name, language = str(change["assistant"]), change.get("language")
     try:
         assistants.check_choice(name, language or category.language)
     except assistants.LanguageRequired:
         return "Say which language to practise, e.g. /assistant language_tutor Spanish."
-    changes: dict[str, object] = {"assistant": name}
-    if language:
-        changes["language"] = language
-    chat.update_category(category, **changes)
+    chat.update_category(category, **change)
     suffix = f" ({language or category.language})" if name == assistants.NEEDS_LANGUAGE else ""
     return f"This chat now uses the '{name}' assistant{suffix}."
 

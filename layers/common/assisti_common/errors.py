@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, Field
@@ -40,6 +41,19 @@ class ValidationFailed(AppError):
     message = "The request is not valid."
     details_example: ClassVar[Any] = [
         {"field": "email", "message": "Value error, not a valid email address", "type": "value_error"}
+    ]
+
+
+def field_errors(errors: Iterable[Mapping[str, Any]], skip: int = 0) -> list[dict[str, str]]:
+    """pydantic's errors as ValidationFailed details: the field, the reason and its type, never the
+    submitted value (it may be a password or a code). `skip` drops location parts such as "body"."""
+    return [
+        {
+            "field": ".".join(str(part) for part in error["loc"][skip:]) or str(error["loc"][0]),
+            "message": error["msg"],
+            "type": error["type"],
+        }
+        for error in errors
     ]
 
 
@@ -87,6 +101,18 @@ class UserDisabled(AppError):
     status_code = 403
     code = "user_disabled"
     message = "This account is disabled."
+
+
+class ReauthenticationRequired(AppError):
+    status_code = 403
+    code = "reauthentication_required"
+    message = "This needs a recent sign-in. Give your password, or sign in again, and retry."
+    details_example: ClassVar[Any] = {"max_age_seconds": 300}
+
+
+class WrongChallengeAnswer(AppError):
+    code = "wrong_challenge_answer"
+    message = "This challenge is answered with something else: a code for EMAIL_OTP, a password for PASSWORD."
 
 
 class Forbidden(AppError):

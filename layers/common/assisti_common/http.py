@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any, cast
 
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics.functions import is_metrics_disabled
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -20,7 +20,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from mangum import Mangum
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from assisti_common import lazy, snapstart
+from assisti_common import idempotency, lazy, snapstart
 from assisti_common.errors import (
     AppError,
     ErrorBody,
@@ -29,9 +29,10 @@ from assisti_common.errors import (
     TooManyRequests,
     ValidationFailed,
     error_body,
+    field_errors,
 )
 from assisti_common.observability import logger, metrics
-from assisti_common.principal import Principal
+from assisti_common.principal import Client, Principal
 from assisti_common.settings import get_settings
 
 if TYPE_CHECKING:
@@ -53,6 +54,14 @@ _STATUS_CODES = {
     415: "unsupported_media_type",
     429: "too_many_requests",
 }
+
+ResourceId = Annotated[str, Path(max_length=64, pattern=r"^[0-9A-Za-z_-]+$")]
+"""An id in a path. Bounded well inside DynamoDB's key limits (2 KB hash, 1 KB range), which moto does
+not enforce: an over-long id is a 422 here rather than a ValidationException (500) in AWS."""
+
+PageLimit = Annotated[int, Query(ge=1, le=100)]
+PageCursor = Annotated[str | None, Query(max_length=2048)]
+"""Every list's `?limit=` and `?cursor=` (pagination.py makes and checks the cursors)."""
 
 Responses = dict[int | str, dict[str, Any]]
 """A route's `responses=`: status -> OpenAPI response (FastAPI's `model` key for the schema)."""
@@ -99,15 +108,18 @@ def _examples(response: dict[str, Any]) -> dict[str, Any]:
 
 
 def _implied_errors(route: APIRoute) -> list[type[AppError]]:
-    """What any route of this shape can answer: 401 if it takes the bearer token; 400 (malformed
-    JSON) and 422 if it takes a body; 422 if it takes query parameters."""
+    """What any route of this shape can answer: 401 if it takes the bearer token; 422 and 409 if it
+    takes an Idempotency-Key; 400 (malformed JSON) and 422 if it takes a body; 422 if it takes query or
+    path parameters."""
     dependants = list(_with_dependencies(route.dependant))
     implied: list[type[AppError]] = []
     if any(dependant.call is current_principal for dependant in dependants):
         implied.append(NotAuthenticated)
+    if any(dependant.call is idempotency.replay_of for dependant in dependants):
+        implied += [idempotency.IdempotencyKeyReused, idempotency.RequestInProgress]
     if route.body_field is not None:
         implied += [MalformedJson, ValidationFailed]
-    elif any(dependant.query_params for dependant in dependants):
+    elif any(dependant.query_params or dependant.path_params for dependant in dependants):
         implied.append(ValidationFailed)
     return implied
 
@@ -145,15 +157,7 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     errors = exc.errors()
     if any(error.get("type") == "json_invalid" for error in errors):
         return JSONResponse(error_body(MalformedJson.code, MalformedJson.message), MalformedJson.status_code)
-    # Never echo the submitted values back: they may be passwords or codes.
-    details = [
-        {
-            "field": ".".join(str(part) for part in error["loc"][1:]) or str(error["loc"][0]),
-            "message": error["msg"],
-            "type": error["type"],
-        }
-        for error in errors
-    ]
+    details = field_errors(errors, skip=1)  # the location starts with "body", "query" or "path"
     return JSONResponse(
         error_body(ValidationFailed.code, ValidationFailed.message, details), ValidationFailed.status_code
     )
@@ -277,3 +281,17 @@ def current_principal(
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+USER_AGENT_KEPT = 256  # characters: a label and an audit record, not a place to store a payload
+
+
+def current_client(request: Request) -> Client:
+    """The caller's IP and user agent from API Gateway's request context (what it saw, not headers a
+    client could forge, for the IP)."""
+    http = ((request.scope.get("aws.event") or {}).get("requestContext") or {}).get("http") or {}
+    ip = http.get("sourceIp") or (request.client.host if request.client else None)
+    user_agent = http.get("userAgent") or request.headers.get("user-agent")
+    return Client(ip=ip, user_agent=user_agent[:USER_AGENT_KEPT] if user_agent else None)
+
+
+CurrentClient = Annotated[Client, Depends(current_client)]

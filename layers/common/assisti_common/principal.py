@@ -11,3 +11,11 @@ class Principal:
 
     user_id: str
     session_id: str
+
+
+@dataclass(frozen=True)
+class Client:
+    """Where a request came from, as API Gateway saw it: for the audit trail and device sessions."""
+
+    ip: str | None = None
+    user_agent: str | None = None

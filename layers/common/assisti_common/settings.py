@@ -57,6 +57,8 @@ class Settings(FunctionSettings):
     user_handles_table: str = Field("assisti-user-handles", validation_alias="USER_HANDLES_TABLE")
     auth_codes_table: str = Field("assisti-auth-codes", validation_alias="AUTH_CODES_TABLE")
     sessions_table: str = Field("assisti-sessions", validation_alias="SESSIONS_TABLE")
+    security_events_table: str = Field("assisti-security-events", validation_alias="SECURITY_EVENTS_TABLE")
+    idempotency_table: str = Field("assisti-idempotency", validation_alias="IDEMPOTENCY_TABLE")
     categories_table: str = Field("assisti-categories", validation_alias="CATEGORIES_TABLE")
     messages_table: str = Field("assisti-messages", validation_alias="MESSAGES_TABLE")
     usage_table: str = Field("assisti-usage", validation_alias="USAGE_TABLE")

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from pynamodb.connection import Connection
-from pynamodb.exceptions import DoesNotExist, PynamoDBException, UpdateError
+from pynamodb.exceptions import DoesNotExist, PynamoDBException, TransactWriteError, UpdateError
 from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
 
 from assisti_common.settings import get_settings
 
 M = TypeVar("M", bound=Model)
+TRANSACT_TRIES = 4
 
 
 class TableMeta:
@@ -38,13 +42,33 @@ def is_condition_failure(exc: PynamoDBException) -> bool:
     return exc.cause_response_code in {"ConditionalCheckFailedException", "TransactionCanceledException"}
 
 
-def conditional_update(item: Model, actions: list[Any], condition: Any) -> bool:
+def conditional_update(item: Model, actions: list[Any], condition: Any, *, versioned: bool = True) -> bool:
     """Applies `actions` if `condition` holds: True when it did, False when the condition failed
-    (another writer got there first, or the item is gone). Other errors propagate."""
+    (another writer got there first, or the item is gone). Other errors propagate. `versioned=False`
+    drops a VersionAttribute's own condition, for atomic counters whose `condition` says it all."""
     try:
-        item.update(actions=actions, condition=condition)
+        item.update(actions=actions, condition=condition, add_version_condition=versioned)
     except UpdateError as exc:
         if is_condition_failure(exc):
             return False
         raise
     return True
+
+
+def transact(build: Callable[[TransactWrite], None]) -> bool:
+    """Runs the transaction `build` fills: True when written, False when one of its conditions failed.
+    DynamoDB cancels, rather than queues, a transaction that meets another on the same item (a
+    user's usage counter): those are tried again."""
+    for attempt in range(TRANSACT_TRIES):
+        try:
+            with TransactWrite(connection=transaction_connection()) as tx:
+                build(tx)
+            return True
+        except TransactWriteError as exc:
+            reasons = {reason.code for reason in exc.cancellation_reasons if reason is not None}
+            if "ConditionalCheckFailed" in reasons:
+                return False
+            if "TransactionConflict" not in reasons or attempt == TRANSACT_TRIES - 1:
+                raise
+            time.sleep(0.02 * 2**attempt)
+    raise AssertionError("unreachable: the last try returns or raises")

@@ -1,11 +1,13 @@
-"""Storage for one-time codes and the wrong-password guard. Writes are version-conditional."""
+"""Storage for one-time codes, the wrong-code budget and the wrong-password guard."""
 
 from __future__ import annotations
+
+from datetime import datetime
 
 from pynamodb.exceptions import DoesNotExist, PutError
 
 from assisti_common.db.base import conditional_update, find, is_condition_failure
-from assisti_common.db.models import AuthCodeModel, PasswordGuardModel
+from assisti_common.db.models import AuthCodeModel, CodeFailuresModel, PasswordGuardModel
 
 
 class LostRace(Exception):
@@ -26,20 +28,49 @@ def save_code(item: AuthCodeModel) -> None:
         raise
 
 
-def count_wrong_attempt(item: AuthCodeModel) -> None:
-    # Losing a race is fine: the other writer's change stands, and the guess still failed.
-    conditional_update(item, [AuthCodeModel.attempts.add(1)], AuthCodeModel.code_hash == item.code_hash)
+def put_challenge(item: AuthCodeModel) -> None:
+    """A new challenge replaces (voids) any earlier one for the same key, whatever its version."""
+    item.save(add_version_condition=False)
 
 
-def consume_code(item: AuthCodeModel, max_attempts: int) -> bool:
+def reserve_attempt(item: AuthCodeModel, max_attempts: int) -> bool:
+    """Spends one try of this code before it is compared, atomically: of many guesses in flight at
+    once, no more than `max_attempts` are ever compared. False when none is left (or it was used)."""
+    return conditional_update(
+        item,
+        [AuthCodeModel.attempts.add(1)],
+        (AuthCodeModel.code_hash == item.code_hash)
+        & (AuthCodeModel.consumed == False)  # noqa: E712
+        & (AuthCodeModel.attempts < max_attempts),
+        versioned=False,  # concurrent guesses each take a try, up to the limit, rather than fail the version
+    )
+
+
+def consume_code(item: AuthCodeModel) -> bool:
     """Marks the code used. Exactly one caller wins; False for everyone else."""
     return conditional_update(
         item,
         [AuthCodeModel.consumed.set(True)],
-        (AuthCodeModel.code_hash == item.code_hash)
-        & (AuthCodeModel.consumed == False)  # noqa: E712
-        & (AuthCodeModel.attempts < max_attempts),
+        (AuthCodeModel.code_hash == item.code_hash) & (AuthCodeModel.consumed == False),  # noqa: E712
     )
+
+
+def code_failures(key: str) -> CodeFailuresModel | None:
+    return find(CodeFailuresModel, key)
+
+
+def add_code_failure(key: str, window_ends: datetime) -> None:
+    """One more wrong code, atomically; the first failure fixes when the window (and the item) ends."""
+    CodeFailuresModel(key).update(
+        actions=[
+            CodeFailuresModel.failures.add(1),
+            CodeFailuresModel.ttl.set(CodeFailuresModel.ttl | window_ends),
+        ]
+    )
+
+
+def clear_code_failures(key: str) -> None:
+    CodeFailuresModel(key).delete()
 
 
 def delete_code(key: str) -> None:

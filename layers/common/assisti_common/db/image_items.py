@@ -55,12 +55,17 @@ def rename(item: ImageItemModel, title: str) -> bool:
     return _update(item, [ImageItemModel.title.set(title)], ImageItemModel.item_id.exists())
 
 
-def delete_item(owner_id: str, kind: str, item_id: str) -> None:
+def delete_item(item: ImageItemModel) -> bool:
+    """Deletes the item if it still names the kept image it named when read: False if a worker has
+    finished it since (naming a new image, to delete first), or it is gone."""
+    kept = ImageItemModel.image_key == item.image_key if item.image_key else ImageItemModel.image_key.does_not_exist()
     try:
-        ImageItemModel(partition_key(owner_id, kind), item_id).delete(condition=ImageItemModel.item_id.exists())
+        ImageItemModel(item.partition, item.item_id).delete(condition=ImageItemModel.item_id.exists() & kept)
     except DeleteError as exc:
         if not is_condition_failure(exc):
             raise
+        return False
+    return True
 
 
 def claim_by_key(owner_id: str, kind: str, item_id: str, claim_id: str) -> ImageItemModel | None:
@@ -81,13 +86,20 @@ def claim(item: ImageItemModel, claim_id: str) -> bool:
 
 
 def finish_done(
-    item: ImageItemModel, claim_id: str, label: str, confidence: float | None, result: dict[str, Any]
+    item: ImageItemModel,
+    claim_id: str,
+    label: str,
+    confidence: float | None,
+    result: dict[str, Any],
+    image_key: str,
 ) -> bool:
-    """processing -> done, only for the delivery that holds the claim."""
+    """processing -> done, with the key of the image the label was read from, only for the delivery
+    that holds the claim."""
     return _update(
         item,
         [
             ImageItemModel.status.set(DONE),
+            ImageItemModel.image_key.set(image_key),
             ImageItemModel.label.set(label),
             ImageItemModel.confidence.set(confidence) if confidence is not None else ImageItemModel.confidence.remove(),
             ImageItemModel.result.set(result),

@@ -80,10 +80,24 @@ class AuthCodeModel(Model):
     consumed = BooleanAttribute(default=False)
     # PynamoDB types `of` as the element type; the generic argument gives the value type.
     sent_at = ListAttribute[int](of=NumberAttribute, default=list)  # type: ignore[arg-type]  # sends in the last hour: rate limit
-    pending_password_hash = UnicodeAttribute(null=True)  # sign-up: the password the code confirms
+    pending_password_hash = UnicodeAttribute(null=True)  # sign-up: the password given with it
     pending_name = UnicodeAttribute(null=True)
+    # Sign-in challenges: the factor already proven before this one ("password"), if any.
+    proven_factor = UnicodeAttribute(null=True)
     ttl = TTLAttribute()
     version = VersionAttribute()
+
+
+class CodeFailuresModel(Model):
+    """Wrong codes for one address and purpose over a day, across every code: a budget that caps
+    guessing however many codes are requested. Kept in the auth-codes table."""
+
+    class Meta(TableMeta):
+        table_name = _settings.auth_codes_table
+
+    key = UnicodeAttribute(hash_key=True)
+    failures = NumberAttribute(default=0)
+    ttl = TTLAttribute()  # the end of the day-long window, fixed by its first failure
 
 
 class PasswordGuardModel(Model):
@@ -108,11 +122,34 @@ class SessionModel(Model):
     user_id = UnicodeAttribute(hash_key=True)
     session_id = UnicodeAttribute(range_key=True)
     created_at = UTCDateTimeAttribute()
+    # When the user last proved who they are on this device (sign-in, password): re-authentication.
+    authenticated_at = NumberAttribute(default=0)
+    last_used_at = UTCDateTimeAttribute(null=True)  # sign-in and each refresh
+    device = UnicodeAttribute(default="Unknown device")  # a label from the user agent
+    ip = UnicodeAttribute(null=True)
     refresh_hash = UnicodeAttribute()
     refresh_expires_at = NumberAttribute()
     # Hashes of rotated refresh tokens: presenting one again means theft, so the session dies.
     rotated_hashes = ListAttribute[str](of=UnicodeAttribute, default=list)  # type: ignore[arg-type]
     revoked = BooleanAttribute(default=False)
+    ttl = TTLAttribute()
+
+
+class SecurityEventModel(Model):
+    """One security event of one user (the audit trail), newest first. Never a code, password or token."""
+
+    class Meta(TableMeta):
+        table_name = _settings.security_events_table
+
+    user_id = UnicodeAttribute(hash_key=True)
+    event_id = UnicodeAttribute(range_key=True)  # UUIDv7: chronological
+    type = UnicodeAttribute()
+    method = UnicodeAttribute(null=True)  # how: password, email_code, a code's purpose …
+    occurred_at = UTCDateTimeAttribute()
+    ip = UnicodeAttribute(null=True)
+    user_agent = UnicodeAttribute(null=True)
+    session_id = UnicodeAttribute(null=True)
+    actor_id = UnicodeAttribute(null=True)  # staff who did it, when not the user
     ttl = TTLAttribute()
 
 
@@ -154,6 +191,11 @@ class MessageModel(Model):
     latency_ms = NumberAttribute(null=True)
     created_at = UTCDateTimeAttribute()
     answered_at = UTCDateTimeAttribute(null=True)
+    # The attempt in flight: when a retry started it (the first starts at created_at), and the tokens it
+    # holds on the usage counter of `reserved_day` until it settles (0 once settled).
+    retried_at = UTCDateTimeAttribute(null=True)
+    reserved_tokens = NumberAttribute(default=0)
+    reserved_day = UnicodeAttribute(null=True)
 
 
 class UsageModel(Model):
@@ -188,5 +230,6 @@ class ImageItemModel(Model):
     error_code = UnicodeAttribute(null=True)
     error_message = UnicodeAttribute(null=True)
     claim = UnicodeAttribute(null=True)  # which delivery is processing it: only that one may finish it
+    image_key = UnicodeAttribute(null=True)  # the S3 key of the checked image kept for a done item
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()

@@ -3,24 +3,56 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from assisti_common.db.base import conditional_update, find
-from assisti_common.db.models import SessionModel
+from pynamodb.exceptions import TransactWriteError
+from pynamodb.transactions import TransactWrite
+
+from assisti_common.db.base import conditional_update, find, is_condition_failure, transaction_connection
+from assisti_common.db.models import SessionModel, UserModel
 
 ROTATED_HASHES_KEPT = 50
 
 
-def create_session(user_id: str, session_id: str, refresh_hash: str, refresh_expires_at: int) -> SessionModel:
+class UserNotActive(Exception):
+    """The user was deactivated (or deleted) before the session could be stored."""
+
+
+@dataclass(frozen=True)
+class NewSession:
+    user_id: str
+    session_id: str
+    refresh_hash: str
+    refresh_expires_at: int
+    device: str
+    ip: str | None
+
+
+def create_session(new: NewSession) -> SessionModel:
+    """Stores the session only while its user is active, in one transaction: a sign-in that races a
+    deactivation either lands before it (and is revoked by it) or fails here, never survives it."""
+    now = datetime.now(UTC)
     session = SessionModel(
-        user_id,
-        session_id,
-        created_at=datetime.now(UTC),
-        refresh_hash=refresh_hash,
-        refresh_expires_at=refresh_expires_at,
-        ttl=datetime.fromtimestamp(refresh_expires_at, UTC),
+        new.user_id,
+        new.session_id,
+        created_at=now,
+        authenticated_at=int(now.timestamp()),
+        last_used_at=now,
+        device=new.device,
+        ip=new.ip,
+        refresh_hash=new.refresh_hash,
+        refresh_expires_at=new.refresh_expires_at,
+        ttl=datetime.fromtimestamp(new.refresh_expires_at, UTC),
     )
-    session.save(condition=SessionModel.session_id.does_not_exist())
+    try:
+        with TransactWrite(connection=transaction_connection()) as tx:
+            tx.condition_check(UserModel, new.user_id, condition=UserModel.is_active == True)  # noqa: E712
+            tx.save(session, condition=SessionModel.session_id.does_not_exist())
+    except TransactWriteError as exc:
+        if is_condition_failure(exc):
+            raise UserNotActive() from exc
+        raise
     return session
 
 
@@ -37,15 +69,28 @@ def rotate_refresh(session: SessionModel, new_hash: str, new_expires_at: int) ->
             SessionModel.refresh_hash.set(new_hash),
             SessionModel.rotated_hashes.set(rotated),
             SessionModel.refresh_expires_at.set(new_expires_at),
+            SessionModel.last_used_at.set(datetime.now(UTC)),
             SessionModel.ttl.set(datetime.fromtimestamp(new_expires_at, UTC)),
         ],
         (SessionModel.refresh_hash == session.refresh_hash) & (SessionModel.revoked == False),  # noqa: E712
     )
 
 
-def revoke_session(user_id: str, session_id: str) -> None:
+def mark_authenticated(user_id: str, session_id: str, at: int) -> None:
+    """The user proved who they are again on this device (re-authentication)."""
     conditional_update(
-        SessionModel(user_id, session_id), [SessionModel.revoked.set(True)], SessionModel.session_id.exists()
+        SessionModel(user_id, session_id),
+        [SessionModel.authenticated_at.set(at)],
+        SessionModel.session_id.exists() & (SessionModel.revoked == False),  # noqa: E712
+    )
+
+
+def revoke_session(user_id: str, session_id: str) -> bool:
+    """True if this call ended a live session; False if there was none, or it had already ended."""
+    return conditional_update(
+        SessionModel(user_id, session_id),
+        [SessionModel.revoked.set(True)],
+        SessionModel.session_id.exists() & (SessionModel.revoked == False),  # noqa: E712
     )
 
 
@@ -53,13 +98,21 @@ def user_sessions(user_id: str) -> Iterator[SessionModel]:
     return SessionModel.query(user_id, consistent_read=True)
 
 
-def revoke_all_sessions(user_id: str, except_session_id: str | None = None) -> int:
-    count = 0
-    for session in user_sessions(user_id):
-        if not session.revoked and session.session_id != except_session_id:
-            revoke_session(user_id, session.session_id)
-            count += 1
-    return count
+def live_sessions(user_id: str, now: float) -> list[SessionModel]:
+    """The signed-in devices: not revoked, refresh token not expired; newest first."""
+    live = [s for s in user_sessions(user_id) if not s.revoked and s.refresh_expires_at > now]
+    return sorted(live, key=lambda s: s.created_at, reverse=True)
+
+
+def revoke_all_sessions(user_id: str, except_session_id: str | None = None) -> list[str]:
+    """Ends every live session but `except_session_id`; the ids this call ended."""
+    return [
+        session.session_id
+        for session in user_sessions(user_id)
+        if not session.revoked
+        and session.session_id != except_session_id
+        and revoke_session(user_id, session.session_id)
+    ]
 
 
 def delete_all_sessions(user_id: str) -> None:

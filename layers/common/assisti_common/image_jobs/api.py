@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
 from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, ConfigDict, StringConstraints, create_model
 
-from assisti_common import lazy
+from assisti_common import idempotency, lazy
 from assisti_common.errors import InvalidCursor, NotFound
-from assisti_common.http import CurrentPrincipal, errors
+from assisti_common.http import CurrentPrincipal, PageCursor, PageLimit, ResourceId, errors
+from assisti_common.idempotency import IdempotencyKey
 from assisti_common.image_jobs.kinds import KINDS, Kind
 from assisti_common.image_jobs.settings import MAX_WAIT_SECONDS, get_image_settings
 from assisti_common.image_jobs.storage import IMAGE_TYPES
@@ -107,15 +108,21 @@ def image_job_router(kind: Kind) -> APIRouter:
         response_model=created_model,
         summary=f"Create a {tag} item and get its presigned upload",
     )
-    def create(principal: CurrentPrincipal, body: CreateIn) -> Any:
-        created = items.create(principal, kind, body.title, body.content_type)
-        upload = created.upload
-        return created_model(
-            item=to_out(created.item),
-            upload=UploadOut(
-                url=upload.url, fields=upload.fields, expires_at=upload.expires_at, max_bytes=upload.max_bytes
-            ),
-        )
+    def create(principal: CurrentPrincipal, body: CreateIn, replay: IdempotencyKey) -> Any:
+        """With an Idempotency-Key, a repeat gets the first item and its upload, not a second item."""
+
+        def create_item() -> dict[str, Any]:
+            created = items.create(principal, kind, body.title, body.content_type)
+            upload = created.upload
+            out = created_model(
+                item=to_out(created.item),
+                upload=UploadOut(
+                    url=upload.url, fields=upload.fields, expires_at=upload.expires_at, max_bytes=upload.max_bytes
+                ),
+            )
+            return out.model_dump(mode="json")
+
+        return idempotency.once(principal, replay, f"POST {spec.path}", body.model_dump(mode="json"), create_item)
 
     @router.get(
         "/{item_id}",
@@ -125,7 +132,7 @@ def image_job_router(kind: Kind) -> APIRouter:
     )
     def get(
         principal: CurrentPrincipal,
-        item_id: str,
+        item_id: ResourceId,
         wait: Annotated[int, Query(ge=0, le=MAX_WAIT_SECONDS)] = 0,
     ) -> Any:
         return to_out(items.get(principal, kind, item_id, wait))
@@ -135,14 +142,14 @@ def image_job_router(kind: Kind) -> APIRouter:
     )
     def list_items(
         principal: CurrentPrincipal,
-        limit: Annotated[int, Query(ge=1, le=100)] = 20,
-        cursor: Annotated[str | None, Query(max_length=2048)] = None,
+        limit: PageLimit = 20,
+        cursor: PageCursor = None,
     ) -> Any:
         found, next_cursor = items.list_items(principal, kind, limit, cursor)
         return page_model(items=[to_out(item) for item in found], next_cursor=next_cursor)
 
     @router.patch("/{item_id}", response_model=item_model, summary=f"Rename a {tag} item", responses=errors(NotFound))
-    def rename(principal: CurrentPrincipal, item_id: str, body: RenameIn) -> Any:
+    def rename(principal: CurrentPrincipal, item_id: ResourceId, body: RenameIn) -> Any:
         return to_out(items.rename(principal, kind, item_id, body.title))
 
     @router.delete(
@@ -151,7 +158,7 @@ def image_job_router(kind: Kind) -> APIRouter:
         summary=f"Delete a {tag} item and its image",
         responses=errors(NotFound),
     )
-    def delete(principal: CurrentPrincipal, item_id: str) -> None:
+    def delete(principal: CurrentPrincipal, item_id: ResourceId) -> None:
         items.delete(principal, kind, item_id)
 
     return router

@@ -50,8 +50,9 @@ def get(principal: Principal, kind: Kind, item_id: str, wait_seconds: float = 0)
 
 
 def image_url(item: ImageItemModel) -> str | None:
-    """A short-lived link to the image, once there is one."""
-    return None if item.status == image_items.AWAITING_UPLOAD else storage.presigned_download(image_key(item))
+    """A short-lived link to the image the label was read from, once the item is done (the worker keeps
+    a copy of the checked upload; the upload itself is gone by then)."""
+    return storage.presigned_download(item.image_key) if item.image_key else None
 
 
 def list_items(principal: Principal, kind: Kind, limit: int, cursor: str | None) -> Page[ImageItemModel]:
@@ -69,15 +70,37 @@ def rename(principal: Principal, kind: Kind, item_id: str, title: str) -> ImageI
 
 
 def delete(principal: Principal, kind: Kind, item_id: str) -> None:
-    """The image first, then the item: a failure part-way leaves the item to delete again."""
-    item = _own(principal, kind, item_id)
-    storage.delete_object(image_key(item))
-    image_items.delete_item(item.owner_id, kind, item.item_id)
+    _delete(_own(principal, kind, item_id))
 
 
 def purge_user_items(owner_id: str) -> None:
-    """Every image item of the user, with its uploaded object (each image deleted first)."""
+    """Every image item of the user, with its objects."""
     for kind in Kind:
         for item in image_items.all_items(owner_id, kind):
-            storage.delete_object(image_key(item))
-            image_items.delete_item(owner_id, kind, item.item_id)
+            _delete(item)
+
+
+def release(key: storage.ImageKey, claim_id: str, settled: ImageItemModel | None = None) -> None:
+    """A delivery (`claim_id`) is through with an upload: deletes what no one waits for, given the item
+    as it now stands (`settled`: as this delivery's own write left it; otherwise read). The claim's kept
+    copy goes unless the item names it; the upload goes unless the item is still `processing`: another
+    delivery took it over, is reading the upload, and releases it when it settles."""
+    item = settled if settled is not None else image_items.get_item(key.owner_id, key.kind, key.item_id)
+    kept = key.kept(claim_id)
+    if item is None or item.image_key != kept:
+        storage.delete_object(kept)
+    if item is None or item.status != image_items.PROCESSING:
+        storage.delete_object(key)
+
+
+def _delete(item: ImageItemModel | None) -> None:
+    """The objects first, then the item: a failure part-way leaves the item to delete again. A worker
+    may finish the item meanwhile, naming a newly kept image; the item then stays, and the next pass
+    deletes that image too (an item is finished once, so there are at most two passes)."""
+    while item is not None:
+        storage.delete_object(image_key(item))
+        if item.image_key:
+            storage.delete_object(item.image_key)
+        if image_items.delete_item(item):
+            return
+        item = image_items.get_item(item.owner_id, item.kind, item.item_id)

@@ -15,7 +15,9 @@ MAX_WAIT_SECONDS = 20
 class ImageSettings(FunctionSettings):
     # The presigned upload, and the checks the worker repeats.
     upload_max_bytes: int = Field(10 * 1024 * 1024, ge=1024, validation_alias="ASSISTI_UPLOAD_MAX_BYTES")
-    upload_url_seconds: int = Field(900, ge=60, le=3600, validation_alias="ASSISTI_UPLOAD_URL_SECONDS")
+    # An app uploads right after it creates the item; a policy that lives longer only widens the
+    # window for uploads nothing waits for.
+    upload_url_seconds: int = Field(300, ge=60, le=900, validation_alias="ASSISTI_UPLOAD_URL_SECONDS")
     image_url_seconds: int = Field(300, ge=30, le=3600, validation_alias="ASSISTI_IMAGE_URL_SECONDS")
     max_image_pixels: int = Field(40_000_000, ge=10_000, validation_alias="ASSISTI_MAX_IMAGE_PIXELS")
     # Must equal the queue's redrive maxReceiveCount: the last try marks the item failed.

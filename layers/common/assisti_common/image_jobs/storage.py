@@ -1,4 +1,8 @@
-"""S3 for image jobs: the key layout, the upload policy (presigned POST), presigned downloads, reads, deletes."""
+"""S3 for image jobs: the key layout, the upload policy (presigned POST), presigned downloads, reads, deletes.
+
+Two prefixes: `uploads/` holds what clients POST, each object only while its item waits for it (the
+worker deletes it once the item is settled, gone or finished); `images/` holds the copy of a checked
+image the worker keeps for a done item, where no presigned POST can write."""
 
 from __future__ import annotations
 
@@ -39,6 +43,12 @@ class ImageKey:
         found = _KEY.match(key)
         return cls(found["kind"], found["owner"], found["item"]) if found else None
 
+    def kept(self, claim_id: str) -> str:
+        """Where a claim (an SQS message: all its tries) keeps the checked image of this upload's item:
+        a retry overwrites its own copy, and whoever is last to handle the message can delete it by name
+        without touching another claim's."""
+        return f"images/{self.kind}/{self.owner_id}/{self.item_id}/{claim_id}"
+
 
 @dataclass(frozen=True)
 class PresignedUpload:
@@ -54,8 +64,10 @@ def s3() -> S3Client:
 
 
 def presigned_upload(key: ImageKey, content_type: str) -> PresignedUpload:
-    """A POST policy that binds the key, the size range and the exact content type."""
+    """A POST policy that binds the bucket, the exact key, the size range and the exact content type,
+    for a few minutes. It can be used again until then: the worker deletes what nothing waits for."""
     settings = get_image_settings()
+    expires_at = datetime.now(UTC) + timedelta(seconds=settings.upload_url_seconds)  # never after the policy's
     post: dict[str, Any] = s3().generate_presigned_post(
         Bucket=get_settings().uploads_bucket,
         Key=str(key),
@@ -66,14 +78,13 @@ def presigned_upload(key: ImageKey, content_type: str) -> PresignedUpload:
         ],
         ExpiresIn=settings.upload_url_seconds,
     )
-    expires_at = datetime.now(UTC) + timedelta(seconds=settings.upload_url_seconds)
     return PresignedUpload(post["url"], dict(post["fields"]), expires_at, settings.upload_max_bytes)
 
 
-def presigned_download(key: ImageKey) -> str:
+def presigned_download(key: str) -> str:
     url: str = s3().generate_presigned_url(
         "get_object",
-        Params={"Bucket": get_settings().uploads_bucket, "Key": str(key)},
+        Params={"Bucket": get_settings().uploads_bucket, "Key": key},
         ExpiresIn=get_image_settings().image_url_seconds,
     )
     return url
@@ -86,5 +97,9 @@ def read_object(bucket: str, key: str, max_bytes: int) -> bytes:
     return data
 
 
-def delete_object(key: ImageKey) -> None:
+def put_object(key: str, data: bytes, content_type: str) -> None:
+    s3().put_object(Bucket=get_settings().uploads_bucket, Key=key, Body=data, ContentType=content_type)
+
+
+def delete_object(key: ImageKey | str) -> None:
     s3().delete_object(Bucket=get_settings().uploads_bucket, Key=str(key))

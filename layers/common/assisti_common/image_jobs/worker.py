@@ -1,11 +1,17 @@
 """The image-job worker, shared by every kind (OCR, animals, road signs).
 
 S3 ObjectCreated -> SQS -> this handler (Powertools BatchProcessor, partial batch failure). For each
-uploaded object: claim the item (a conditional write; duplicates, late events and deleted items
-are no-ops), read and check the image again, run the kind's model, and write the result with a
-write only the claim holder can make. A permanent problem fails the item at once; anything else
-is retried by SQS, and the last try fails the item before the message goes to the dead-letter
-queue, whose handler (`dead_letters`) fails whatever is left, so no item stays `processing` forever.
+uploaded object: claim the item (a conditional write), read and check the image again, run the kind's
+model, keep a copy of the checked bytes, and write the result naming that copy with a write only the
+claim holder can make. A permanent problem fails the item at once; anything else is retried by SQS,
+and the last try fails the item before the message goes to the dead-letter queue, whose handler
+(`dead_letters`) fails whatever is left, so no item stays `processing` forever.
+
+An uploaded object lives only while its item waits for it (`items.release`). A presigned POST can be
+used again until it expires, after the item is done or deleted (or the account is): an upload whose
+item is gone or finished is deleted unread, and the delivery that settles an item deletes its upload.
+A delivery that lost its claim to another (a duplicate, or a second upload, took the item over) leaves
+the upload to that delivery, which is reading it.
 
 The round trips overlap the model instead of queueing behind it. For each upload the claim (DynamoDB)
 and the read and decode (S3, Pillow) run at the same time on a small thread pool, up to `lookahead`
@@ -29,12 +35,13 @@ from PIL import Image
 
 from assisti_common.db import image_items
 from assisti_common.db.models import ImageItemModel
-from assisti_common.image_jobs import storage
+from assisti_common.image_jobs import items, storage
 from assisti_common.image_jobs.dead_letters import GAVE_UP
 from assisti_common.image_jobs.events import Upload, uploads_in
-from assisti_common.image_jobs.images import ImageRejected, load_image
+from assisti_common.image_jobs.images import ImageRejected, LoadedImage, load_image
 from assisti_common.image_jobs.kinds import KINDS, Kind, Result
 from assisti_common.image_jobs.settings import get_image_settings
+from assisti_common.image_jobs.storage import ImageKey
 from assisti_common.observability import logger, metrics
 
 IO_THREADS = 4  # claims, reads and writes in flight at once: round trips, not CPU
@@ -50,6 +57,12 @@ class JobResult:
 Processor = Callable[[Image.Image], JobResult]
 
 
+@dataclass(frozen=True)
+class _Checked:
+    data: bytes  # the bytes that passed the checks: what a done item keeps
+    loaded: LoadedImage
+
+
 @dataclass
 class _Job:
     """One upload of one SQS record, and its claim and image once they are under way."""
@@ -58,7 +71,7 @@ class _Job:
     upload: Upload
     last_try: bool
     claimed: Future[ImageItemModel | None] | None = None
-    image: Future[Image.Image] | None = field(default=None, repr=False)
+    image: Future[_Checked] | None = field(default=None, repr=False)
 
 
 class ImageJobWorker:
@@ -87,7 +100,7 @@ class ImageJobWorker:
             except Exception as exc:
                 logger.exception("unreadable SQS record; SQS will retry", extra={"message_id": record.message_id})
                 failures[record.message_id] = exc
-        writes: list[tuple[_Job, Future[bool]]] = []
+        writes: list[tuple[_Job, Future[None]]] = []
         for index, job in enumerate(jobs):
             for upcoming in jobs[index : index + 1 + self.lookahead]:
                 self._start(upcoming)
@@ -118,16 +131,17 @@ class ImageJobWorker:
         job.claimed = self.pool.submit(image_items.claim_by_key, key.owner_id, key.kind, key.item_id, job.message_id)
         job.image = self.pool.submit(self._load, job.upload)
 
-    def _load(self, upload: Upload) -> Image.Image:
+    def _load(self, upload: Upload) -> _Checked:
         settings = get_image_settings()
         if upload.size > settings.upload_max_bytes:
             raise ImageRejected("too_large", f"The image is over {settings.upload_max_bytes} bytes.")
         data = _read(upload, settings.upload_max_bytes)
-        return load_image(
+        loaded = load_image(
             data, max_bytes=settings.upload_max_bytes, max_pixels=settings.max_image_pixels, draft_side=self.draft_side
         )
+        return _Checked(data, loaded)
 
-    def _process(self, job: _Job) -> Future[bool] | None:
+    def _process(self, job: _Job) -> Future[None] | None:
         """Runs the model on one claimed upload; returns the write of its outcome, under way on the pool."""
         key, claim_id = job.upload.key, job.message_id
         processor = self.processors.get(key.kind)  # type: ignore[call-overload]  # Kind is a StrEnum
@@ -137,12 +151,14 @@ class ImageJobWorker:
         kind = Kind(key.kind)
         item = job.claimed.result()
         if item is None:
-            logger.info("duplicate, late or deleted: nothing to do", extra={"item_id": key.item_id})
-            return None
+            logger.info(
+                "no item waits for this upload (deleted or finished): deleting it", extra={"item_id": key.item_id}
+            )
+            return self.pool.submit(items.release, key, claim_id)
         try:
-            image = job.image.result()
+            checked = job.image.result()
             started = time.perf_counter()
-            outcome = processor(image)
+            outcome = processor(checked.loaded.image)
             elapsed_ms = (time.perf_counter() - started) * 1000
             expected = KINDS[kind].result
             if type(outcome.result) is not expected:
@@ -152,18 +168,17 @@ class ImageJobWorker:
         except ImageRejected as rejected:
             logger.info("image rejected", extra={"item_id": item.item_id, "error_code": rejected.code})
             metrics.add_metric(name=f"{kind}_rejected", unit="Count", value=1)
-            return self.pool.submit(image_items.finish_failed, item, rejected.code, rejected.message, claim_id)
+            return self.pool.submit(_finish_failed, item, key, claim_id, rejected.code, rejected.message)
         except Exception:
             if job.last_try:
-                image_items.finish_failed(item, *GAVE_UP, claim_id)
+                _finish_failed(item, key, claim_id, *GAVE_UP)
             logger.exception(
                 "image job failed; SQS will retry", extra={"item_id": item.item_id, "last_try": job.last_try}
             )
             raise
         metrics.add_metric(name=f"{kind}_inference_ms", unit="Milliseconds", value=elapsed_ms)
         logger.info("image job done", extra={"item_id": item.item_id, "kind": str(kind), "ms": round(elapsed_ms)})
-        result = outcome.result.model_dump()
-        return self.pool.submit(image_items.finish_done, item, claim_id, outcome.label, outcome.confidence, result)
+        return self.pool.submit(_finish_done, item, key, claim_id, outcome, checked.data, checked.loaded.content_type)
 
     def _handle(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         failures = self.run_batch([SQSRecord(raw) for raw in event.get("Records", [])])
@@ -174,6 +189,23 @@ class ImageJobWorker:
                 raise failure
 
         return dict(process_partial_response(event=event, record_handler=settle, processor=self.batch, context=context))
+
+
+def _finish_done(
+    item: ImageItemModel, key: ImageKey, claim_id: str, outcome: JobResult, data: bytes, content_type: str
+) -> None:
+    """Keeps the checked bytes under the claim's own key, then writes the label naming them. (A copy is
+    kept, not the upload: the presigned POST could replace that with unchecked bytes.)"""
+    kept = key.kept(claim_id)
+    storage.put_object(kept, data, content_type)
+    result = outcome.result.model_dump()
+    settled = image_items.finish_done(item, claim_id, outcome.label, outcome.confidence, result, kept)
+    items.release(key, claim_id, item if settled else None)  # the write left `item` as it now stands
+
+
+def _finish_failed(item: ImageItemModel, key: ImageKey, claim_id: str, code: str, message: str) -> None:
+    settled = image_items.finish_failed(item, code, message, claim_id)
+    items.release(key, claim_id, item if settled else None)
 
 
 def _read(upload: Upload, max_bytes: int) -> bytes:
