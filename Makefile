@@ -11,7 +11,7 @@ STAGE ?= dev
 
 MODELS := .models/ocr/english_g2.json .models/vision/animals.json
 REQUIREMENTS := requirements/dev.txt requirements/no-deps.txt requirements/models.txt layers/common/requirements.txt \
-	functions/auth/requirements.txt functions/chat/requirements.txt functions/ocr/worker/requirements.txt \
+	functions/auth/requirements.txt functions/chat/requirements.txt functions/chat/stream-requirements.txt functions/ocr/worker/requirements.txt \
 	functions/vision/worker/requirements.txt tools/road_signs/requirements.txt
 
 $(STAMP): $(REQUIREMENTS) pyproject.toml

@@ -7,6 +7,19 @@ stops at `max_tokens` (finish_reason "length"). Tests script failures:
 `server.script("slow", "429", "429:20", "500", "malformed", "empty", "huge", "delay:0.5")` queues
 what the next requests get ("429:20" asks for Retry-After: 20; "huge" is a ~500 KB answer from an
 endpoint that ignores `max_tokens`; "delay:0.5" answers after half a second).
+
+With `"stream": true` it streams the same answer as server-sent events in the real chunk protocol
+(HTTP/1.1 chunked transfer encoding, flushed per event): a role chunk, one content chunk per token
+(4 characters), a chunk with the finish reason, a usage chunk if `stream_options.include_usage`, then
+`data: [DONE]`. `tokens_per_second` (constructor argument and attribute; None = at once) paces the
+content chunks, the first one 1/rate after the role chunk; `first_token_at` records when each stream's
+first content chunk was written (`time.monotonic()`). For streamed requests the script also knows:
+"stall:2" (after 3 content chunks, pause 2 s, then go on), "drop:2" (after 2 content chunks, close the
+connection mid-body: no finish chunk, no [DONE]), "fail:2" (after 2 content chunks, a mid-stream
+`data: {"error": ...}` event, then the end of the body) and "nousage" (no usage chunk even when asked).
+"slow", "delay:S", "429" and "500" act before the stream as they do unstreamed; "empty" streams no
+content chunks; "huge" streams its text in 4,000-character chunks; "malformed" sends the role chunk
+and then a truncated JSON event.
 """
 
 from __future__ import annotations
@@ -14,9 +27,11 @@ from __future__ import annotations
 import json
 import math
 import re
+import socket
 import threading
 import time
 from collections import Counter, deque
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -56,6 +71,8 @@ def answer_for(messages: list[dict[str, Any]]) -> str:
 
 
 HUGE_ANSWER_BYTES = 500_000  # of UTF-8, mostly two-byte characters: a cut can fall inside one
+HUGE_CHUNK_CHARACTERS = 4_000  # "huge" streams in big pieces, not one chunk per token
+STALL_AFTER_CHUNKS = 3  # "stall:S" pauses after this many content chunks
 
 
 def token_count(text: str) -> int:
@@ -69,9 +86,25 @@ def within_max_tokens(text: str, max_tokens: Any) -> tuple[str, str]:
     return text, "stop"
 
 
+def pieces(text: str, size: int = 4) -> Iterator[str]:
+    """The text in consecutive pieces of `size` characters (a token is 4): what a stream sends."""
+    for start in range(0, len(text), size):
+        yield text[start : start + size]
+
+
 class FakeLLM:
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, slow_seconds: float = 5.0) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        slow_seconds: float = 5.0,
+        tokens_per_second: float | None = None,
+    ) -> None:
         self.slow_seconds = slow_seconds
+        # Paces streamed content chunks (read before each one, so a test may change it); None = at once.
+        self.tokens_per_second = tokens_per_second
+        # time.monotonic() when each stream's first content chunk was written (streams with none add nothing).
+        self.first_token_at: list[float] = []
         self._script: deque[str] = deque()
         self._lock = threading.Lock()
         self.requests: list[dict[str, Any]] = []
@@ -94,7 +127,9 @@ class FakeLLM:
 
     def script(self, *behaviours: str) -> None:
         """Queues what the next requests get: ok, slow, delay:SECONDS, 429, 429:RETRY_AFTER, 500, malformed,
-        empty, huge."""
+        empty, huge; and for streamed requests also stall:SECONDS (pause after 3 content chunks), drop:N
+        (close the connection after N content chunks), fail:N (an error event after N content chunks) and
+        nousage (no usage chunk even when asked)."""
         with self._lock:
             self._script.extend(behaviours)
 
@@ -102,6 +137,7 @@ class FakeLLM:
         with self._lock:
             self._script.clear()
             self.requests.clear()
+            self.first_token_at.clear()
 
     def _next(self, body: dict[str, Any]) -> str:
         with self._lock:
@@ -155,7 +191,7 @@ class FakeLLM:
                 elif behaviour == "500":
                     self._send(500, {"error": {"message": "boom", "type": "server_error"}})
                     return
-                elif behaviour == "malformed":
+                elif behaviour == "malformed" and body.get("stream") is not True:
                     self._send(200, None, raw=b'{"id": "x", "choices": [{"message": ')
                     return
                 messages = body.get("messages") or []
@@ -166,6 +202,17 @@ class FakeLLM:
                         "" if behaviour == "empty" else answer_for(messages), body.get("max_tokens")
                     )
                 prompt_tokens = sum(token_count(str(m.get("content", ""))) for m in messages)
+                usage = {
+                    "prompt_tokens": prompt_tokens,
+                    "completion_tokens": token_count(text),
+                    "total_tokens": prompt_tokens + token_count(text),
+                }
+                if body.get("stream") is True:
+                    self._stream(body, behaviour, argument, text, finish, usage)
+                    return
+                rate = fake.tokens_per_second
+                if rate:  # a model writes the whole answer before a non-streamed reply: the same time
+                    time.sleep(token_count(text) / rate)
                 self._send(
                     200,
                     {
@@ -176,13 +223,81 @@ class FakeLLM:
                         "choices": [
                             {"index": 0, "finish_reason": finish, "message": {"role": "assistant", "content": text}}
                         ],
-                        "usage": {
-                            "prompt_tokens": prompt_tokens,
-                            "completion_tokens": token_count(text),
-                            "total_tokens": prompt_tokens + token_count(text),
-                        },
+                        "usage": usage,
                     },
                 )
+
+            def _write_chunk(self, data: bytes) -> None:
+                """One piece of the chunked body, flushed so the client sees it now."""
+                self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+                self.wfile.flush()
+
+            def _stream(
+                self,
+                body: dict[str, Any],
+                behaviour: str,
+                argument: str,
+                text: str,
+                finish: str,
+                usage: dict[str, int],
+            ) -> None:
+                self.send_response(200)
+                self.send_header("content-type", "text/event-stream")
+                self.send_header("cache-control", "no-cache")
+                self.send_header("transfer-encoding", "chunked")
+                self.end_headers()
+                header = {
+                    "id": f"chatcmpl-local-{len(fake.requests)}",
+                    "object": "chat.completion.chunk",
+                    "created": int(time.time()),
+                    "model": str(body.get("model") or MODEL),
+                }
+
+                def event(payload: Any) -> None:
+                    self._write_chunk(b"data: " + json.dumps(payload).encode() + b"\n\n")
+
+                def chunk(delta: dict[str, str], finish_reason: str | None = None) -> None:
+                    event({**header, "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}]})
+
+                try:
+                    chunk({"role": "assistant", "content": ""})
+                    if behaviour == "malformed":
+                        self._write_chunk(b'data: {"id": "x", "choices": [{"delta": \n\n')
+                        self.wfile.write(b"0\r\n\r\n")
+                        return
+                    contents = list(pieces(text, HUGE_CHUNK_CHARACTERS if behaviour == "huge" else 4))
+                    if behaviour in ("drop", "fail"):
+                        contents = contents[: int(argument)]
+                    # A stall comes after the third content chunk, or after the last if there are fewer.
+                    stall_after = min(STALL_AFTER_CHUNKS, len(contents)) if behaviour == "stall" else -1
+                    for sent, piece in enumerate(contents):
+                        if sent == stall_after:
+                            time.sleep(float(argument))
+                        rate = fake.tokens_per_second
+                        if rate:
+                            time.sleep(1 / rate)
+                        chunk({"content": piece})
+                        if sent == 0:
+                            fake.first_token_at.append(time.monotonic())
+                    if len(contents) == stall_after:
+                        time.sleep(float(argument))
+                    if behaviour == "drop":
+                        # Mid-body, without the chunked terminator: the client sees the peer go away.
+                        self.close_connection = True
+                        self.connection.shutdown(socket.SHUT_RDWR)
+                        return
+                    if behaviour == "fail":
+                        event({"error": {"message": "boom", "type": "server_error"}})
+                    else:
+                        chunk({}, finish)
+                        options = body.get("stream_options")
+                        if behaviour != "nousage" and isinstance(options, dict) and options.get("include_usage"):
+                            event({**header, "choices": [], "usage": usage})
+                        self._write_chunk(b"data: [DONE]\n\n")
+                    self.wfile.write(b"0\r\n\r\n")
+                    self.wfile.flush()
+                except OSError:  # the client went away mid-stream
+                    self.close_connection = True
 
         return Handler
 
@@ -190,6 +305,9 @@ class FakeLLM:
 if __name__ == "__main__":
     import os
 
-    server = FakeLLM(port=int(os.environ.get("FAKE_LLM_PORT", "8089"))).start()
+    rate = os.environ.get("FAKE_LLM_TOKENS_PER_SECOND")
+    server = FakeLLM(
+        port=int(os.environ.get("FAKE_LLM_PORT", "8089")), tokens_per_second=float(rate) if rate else None
+    ).start()
     print(f"fake OpenAI-compatible server on {server.base_url}", flush=True)
     threading.Event().wait()

@@ -12,20 +12,24 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 from fastapi.openapi.docs import get_swagger_ui_html
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
 from assisti_common.errors import error_body
+from local.fake_llm import FakeLLM
 from local.mailbox import Mailbox
 from local.template import LOCAL_ACCOUNT
 from local.template import Route as TemplateRoute
 from tools.openapi import merge as merge_openapi
 
+EVENT_STREAM = "text/event-stream"
+HOP_BY_HOP = {"host", "content-length", "transfer-encoding", "connection", "keep-alive"}
 TEXT_TYPES = ("text/", "application/json", "application/xml", "application/x-www-form-urlencoded")
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # API Gateway's own limit
 
@@ -118,6 +122,9 @@ class Gateway:
         mailbox: Mailbox,
         openapi_sources: dict[str, Callable[[], dict[str, Any] | None]],
         is_ready: Callable[[], bool],
+        stream_upstream: str | None = None,
+        stream_timeout: float = 120.0,
+        fake_llm: FakeLLM | None = None,
     ) -> None:
         # The most specific route wins, as in API Gateway.
         self.routes = sorted(routes, key=lambda bound: bound.route.specificity, reverse=True)
@@ -125,6 +132,11 @@ class Gateway:
         self.openapi_sources = openapi_sources
         self.is_ready = is_ready
         self._openapi: dict[str, Any] | None = None
+        # The streaming function URL (AWS: ChatStreamUrl): where a request for Server-Sent Events goes.
+        self.stream_upstream = stream_upstream
+        self.stream_timeout = stream_timeout
+        self._stream_client: httpx.AsyncClient | None = None
+        self.fake_llm = fake_llm
 
     def match(self, method: str, path: str) -> tuple[BoundRoute, dict[str, str]] | None:
         for bound in self.routes:
@@ -141,6 +153,8 @@ class Gateway:
         body = await request.body()
         if len(body) > MAX_PAYLOAD_BYTES:
             return _error(413, "payload_too_large", "The request body is over 10 MB.")
+        if self.stream_upstream is not None and EVENT_STREAM in request.headers.get("accept", ""):
+            return await self.relay_stream(request, body)
         event = build_event(request, body, bound.route, path_parameters)
         try:
             result = await asyncio.to_thread(bound.invoke, event)
@@ -148,6 +162,48 @@ class Gateway:
             print(f"[gateway] {bound.function_name} failed: {exc}", flush=True)
             return _error(502, "bad_gateway", "The function failed to answer.")
         return to_response(result)
+
+    async def relay_stream(self, request: Request, body: bytes) -> Response:
+        """Forwards to the streaming function and relays its response chunk by chunk, never buffered:
+        the local stand-in for a function URL in RESPONSE_STREAM mode, at the same base URL and path."""
+        assert self.stream_upstream is not None
+        if self._stream_client is None:
+            timeout = httpx.Timeout(self.stream_timeout, connect=5.0)
+            self._stream_client = httpx.AsyncClient(base_url=self.stream_upstream, timeout=timeout)
+        headers = [(name, value) for name, value in request.headers.items() if name.lower() not in HOP_BY_HOP]
+        upstream = self._stream_client.build_request(
+            request.method, request.url.path, params=request.url.query, headers=headers, content=body
+        )
+        try:
+            response = await self._stream_client.send(upstream, stream=True)
+        except httpx.TransportError as exc:
+            print(f"[gateway] the streaming function failed: {exc}", flush=True)
+            return _error(502, "bad_gateway", "The function failed to answer.")
+
+        async def relay() -> Any:
+            try:
+                async for chunk in response.aiter_raw():
+                    yield chunk
+            finally:
+                await response.aclose()  # the client left, or the stream ended: the function goes on alone
+
+        kept = {name: value for name, value in response.headers.items() if name.lower() not in HOP_BY_HOP}
+        return StreamingResponse(relay(), status_code=response.status_code, headers=kept)
+
+    async def llm_route(self, request: Request) -> Response:
+        """The local LLM stand-in's controls, to see and measure streaming and to script its failures:
+        `{"tokens_per_second": 20}` (null: as fast as it can), `{"script": ["stall:2", "drop:5"]}`."""
+        if self.fake_llm is None:
+            return _error(404, "not_found", "This stack uses a real LLM (OPENAI_BASE_URL), not the stand-in.")
+        try:
+            body = await request.json()
+        except ValueError:
+            return _error(400, "malformed_json", "The request body is not valid JSON.")
+        if "tokens_per_second" in body:
+            rate = body["tokens_per_second"]
+            self.fake_llm.tokens_per_second = float(rate) if rate else None
+        self.fake_llm.script(*[str(step) for step in body.get("script", [])])
+        return JSONResponse({"tokens_per_second": self.fake_llm.tokens_per_second, "base_url": self.fake_llm.base_url})
 
     async def health(self, _: Request) -> Response:
         if not self.is_ready():
@@ -185,6 +241,7 @@ class Gateway:
                 Route("/docs", self.docs_route, methods=["GET"]),
                 Route("/openapi.json", self.openapi_route, methods=["GET"]),
                 Route("/_local/mailbox", self.mailbox_route, methods=["GET"]),
+                Route("/_local/llm", self.llm_route, methods=["POST"]),
                 Mount("/_local/swagger", StaticFiles(directory=swagger_ui_path)),
                 Route("/{path:path}", self.dispatch, methods=methods),
             ]

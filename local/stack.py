@@ -30,6 +30,7 @@ from local.mailbox import Mail, Mailbox
 from local.provision import provision
 from local.pump import QueuePump
 from local.template import LOCAL_REGION, ROOT, LocalTemplate, load_template
+from local.web_adapter import WebAdapterFunction
 
 # Models exported by `make models`, outside the functions' folders so no zip carries them.
 LOCAL_MODEL_DIRS = {
@@ -84,6 +85,7 @@ class LocalStack:
     host: str = "127.0.0.1"
     quiet: bool = False
     workers: dict[str, FunctionWorker] = field(default_factory=dict)
+    adapters: dict[str, WebAdapterFunction] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request lines
@@ -112,25 +114,40 @@ class LocalStack:
                 **self.llm_environment,
                 **LOCAL_MODEL_DIRS,
             }
+            if function.asgi_app is not None:  # behind the Lambda Web Adapter: an HTTP server, not a handler
+                self.adapters[function.logical_id] = WebAdapterFunction(
+                    function.logical_id, function.asgi_app, environment, free_port()
+                )
+                continue
             worker = FunctionWorker(function.logical_id, function.handler, environment, function.timeout)
             self.workers[function.logical_id] = worker
             routes += [BoundRoute(route, function.logical_id, worker.invoke) for route in function.routes]
             pumps += [QueuePump(source, worker.invoke, self.endpoint_url) for source in function.queues]
             if function.routes:
                 openapi_sources[function.logical_id] = worker.openapi
+        starting: list[FunctionWorker | WebAdapterFunction] = [*self.workers.values(), *self.adapters.values()]
         with ThreadPoolExecutor(max_workers=4) as pool:  # cold-start them all before reporting ready
-            list(pool.map(lambda worker: worker.start(), self.workers.values()))
+            list(pool.map(lambda function: function.start(), starting))
         for pump in pumps:
             name = f"pump-{pump.source.queue_name}"
             threading.Thread(target=pump.run, args=(self.stopping,), name=name, daemon=True).start()
-        return Gateway(routes, self.mailbox, openapi_sources, self.ready.is_set)
+        streaming = next(iter(self.adapters.values()), None)
+        return Gateway(
+            routes,
+            self.mailbox,
+            openapi_sources,
+            self.ready.is_set,
+            stream_upstream=streaming.base_url if streaming else None,
+            fake_llm=self.fake_llm,
+        )
 
     def start_llm(self) -> str:
         """The developer's LLM if OPENAI_BASE_URL is set; otherwise the project's local stand-in."""
         if os.environ.get("OPENAI_BASE_URL"):
             self.llm_environment = {"OPENAI_API_KEY": os.environ.get("OPENAI_API_KEY", "local-no-key")}
             return f"LLM: {os.environ['OPENAI_BASE_URL']}"
-        self.fake_llm = FakeLLM().start()
+        rate = os.environ.get("LOCAL_LLM_TOKENS_PER_SECOND")  # to watch answers stream; POST /_local/llm too
+        self.fake_llm = FakeLLM(tokens_per_second=float(rate) if rate else None).start()
         self.llm_environment = {
             "OPENAI_BASE_URL": self.fake_llm.base_url,
             "OPENAI_API_KEY": "local-no-key",
@@ -170,6 +187,8 @@ class LocalStack:
         self.stopping.set()
         for worker in self.workers.values():
             worker.stop()
+        for adapter in self.adapters.values():
+            adapter.stop()
         self.moto.stop()
         if self.fake_llm is not None:
             self.fake_llm.stop()

@@ -92,6 +92,14 @@ class Function:
     package_type: str = "Zip"
     timeout: float = 3.0  # Lambda's own default
 
+    @property
+    def asgi_app(self) -> str | None:
+        """For a function run by the Lambda Web Adapter (its bootstrap wraps the handler script), the
+        ASGI app its script serves, `module:attribute`; None for an ordinary handler."""
+        if "AWS_LAMBDA_EXEC_WRAPPER" not in self.environment:
+            return None
+        return self.environment["ASSISTI_ASGI_APP"]
+
 
 class LocalTemplate:
     """The template, with intrinsic functions resolved to local names and values."""

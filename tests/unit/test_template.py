@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
 import shlex
@@ -32,7 +33,22 @@ def test_template_passes_cfn_lint():
 @pytest.mark.parametrize("function", TEMPLATE.functions(), ids=lambda function: function.logical_id)
 def test_every_handler_and_code_uri_imports(function):
     assert function.code_uri.is_dir(), function.code_uri
+    if function.asgi_app is not None:  # run by the Lambda Web Adapter: its script, and the app it serves
+        script = function.code_uri / function.handler
+        assert script.is_file() and script.stat().st_mode & 0o111, script
+        assert "uvicorn" in script.read_text() and "ASSISTI_ASGI_APP" in script.read_text()
+        module, _, attribute = function.asgi_app.partition(":")
+        assert callable(getattr(importlib.import_module(module), attribute))
+        return
     assert callable(load_handler(function.handler))
+
+
+def test_the_streaming_function_is_a_response_streaming_url_in_the_outputs():
+    spec = TEMPLATE.of_type("AWS::Serverless::Function")["ChatStreamFunction"]["Properties"]
+    assert spec["FunctionUrlConfig"]["InvokeMode"] == "RESPONSE_STREAM"
+    assert spec["Environment"]["Variables"]["AWS_LWA_INVOKE_MODE"] == "response_stream"
+    assert any("LambdaAdapterLayer" in str(layer) for layer in spec["Layers"])
+    assert "ChatStreamUrl" in TEMPLATE.document["Outputs"]
 
 
 def test_layers_point_at_the_common_package():

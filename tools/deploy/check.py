@@ -140,6 +140,7 @@ class ZipFunction:
     handler: str
     layers: list[str]
     is_api: bool
+    web_adapter: bool = False  # run by the Lambda Web Adapter: Handler is its script, the app is ASGI
 
     def folder(self, build_dir: Path) -> Path:
         return build_dir / self.logical_id
@@ -152,8 +153,9 @@ def zip_functions(document: dict[str, Any]) -> list[ZipFunction]:
         if spec["Type"] != "AWS::Serverless::Function" or properties.get("PackageType") == "Image":
             continue
         layers = [layer["Ref"] for layer in properties.get("Layers", []) if isinstance(layer, dict) and "Ref" in layer]
-        is_api = any(event.get("Type") == "HttpApi" for event in properties.get("Events", {}).values())
-        functions.append(ZipFunction(logical_id, properties["Handler"], layers, is_api))
+        web_adapter = "FunctionUrlConfig" in properties
+        is_api = web_adapter or any(event.get("Type") == "HttpApi" for event in properties.get("Events", {}).values())
+        functions.append(ZipFunction(logical_id, properties["Handler"], layers, is_api, web_adapter))
     return functions
 
 
@@ -327,6 +329,8 @@ def check_zip_functions(
 
     message = {"MessageId": "deploy-check", "ReceiptHandle": "r", "Body": json.dumps({"Event": "s3:TestEvent"})}
     for function in functions:
+        if function.web_adapter:
+            checked.append(check_web_adapter(python, function, lambda_path(function.logical_id), env_of, bearer))
         if function.is_api or function.logical_id == "AuthFunction":
             continue
         with container(python, lambda_path(function.logical_id), function.handler, env_of[function.logical_id]) as dlq:
@@ -336,6 +340,60 @@ def check_zip_functions(
             checked.append(f"{function.logical_id}: an SQS event, no batch failures")
     for line in checked:
         say(f"  ok  {line}")
+
+
+# Serves the app as run.sh does (uvicorn on AWS_LWA_PORT), under 3.12 with only Lambda's folders on sys.path.
+SERVE = r"""
+import json, os, sys
+sys.path[:0] = json.loads(sys.argv[1])
+import uvicorn
+uvicorn.run(os.environ["ASSISTI_ASGI_APP"], host="127.0.0.1", port=int(os.environ["AWS_LWA_PORT"]), log_level="warning")
+"""
+
+
+def check_web_adapter(
+    python: Path, function: ZipFunction, paths: list[Path], env_of: dict[str, dict[str, str]], bearer: dict[str, str]
+) -> str:
+    """What the Lambda Web Adapter will run: the build's run.sh, and the app it serves answering over HTTP,
+    a command streamed as Server-Sent Events (`message`, then `done`)."""
+    import httpx
+
+    from local.stack import free_port
+
+    script = paths[0] / function.handler
+    if not (script.is_file() and os.access(script, os.X_OK)):
+        raise SystemExit(f"{function.logical_id}: {function.handler} is missing from the build or not executable")
+    env = {**env_of[function.logical_id], "AWS_LWA_PORT": str(free_port())}
+    command = [str(python), "-I", "-S", "-c", SERVE, json.dumps([str(path) for path in paths])]
+    server = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{env['AWS_LWA_PORT']}"
+    try:
+        for _ in range(300):
+            if server.poll() is not None:
+                raise SystemExit(
+                    f"{function.logical_id} died under Python 3.12:\n{server.stdout.read() if server.stdout else ''}"
+                )
+            try:
+                httpx.get(base + "/", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        category = httpx.post(f"{base}/categories", json={"name": "Stream check"}, headers=bearer, timeout=30)
+        if category.status_code != 201:
+            raise SystemExit(f"{function.logical_id} POST /categories: {category.status_code} {category.text}")
+        streamed = httpx.post(
+            f"{base}/categories/{category.json()['id']}/messages",
+            json={"message": "/help"},
+            headers={**bearer, "accept": "text/event-stream"},
+            timeout=30,
+        )
+        names = [line.removeprefix("event: ") for line in streamed.text.splitlines() if line.startswith("event: ")]
+        if streamed.status_code != 201 or names != ["message", "done"]:
+            raise SystemExit(f"{function.logical_id} streamed {streamed.status_code} {names}: {streamed.text[:500]}")
+    finally:
+        server.terminate()
+        server.wait(10)
+    return f"{function.logical_id} (run.sh, uvicorn): POST /categories, a streamed command (message, done)"
 
 
 # --- 4. the workers' runtime stage -----------------------------------------------------------------

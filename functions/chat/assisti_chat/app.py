@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Request, status
 
 from assisti_chat.assistants import LanguageRequired, UnknownAssistant
 from assisti_chat.quota import QuotaExceeded
@@ -24,6 +24,7 @@ from assisti_chat.schemas import (
     UsageOut,
 )
 from assisti_chat.settings import get_chat_settings
+from assisti_chat.streaming import STREAM_RESPONSE, stream_answer, wants_events
 from assisti_common import idempotency, lazy
 from assisti_common.errors import Conflict, InvalidCursor, NotFound
 from assisti_common.http import (
@@ -73,11 +74,19 @@ def _message_out(message: MessageModel) -> MessageOut:
         status=message.status,
         kind=message.kind,
         model=message.model,  # type: ignore[arg-type]
-        usage=UsageCountOut(prompt_tokens=int(message.prompt_tokens), completion_tokens=int(message.completion_tokens)),
+        usage=UsageCountOut(
+            prompt_tokens=int(message.prompt_tokens),
+            completion_tokens=int(message.completion_tokens),
+            estimated=bool(message.usage_estimated),
+        ),
         latency_ms=int(message.latency_ms) if message.latency_ms is not None else None,
         created_at=message.created_at,
         error=error if message.status == "failed" else None,
     )
+
+
+def _message_json(message: MessageModel) -> dict[str, Any]:
+    return _message_out(message).model_dump(mode="json")
 
 
 @categories.post(
@@ -121,16 +130,22 @@ def delete_category(principal: CurrentPrincipal, category_id: ResourceId) -> Non
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=MessageOut,
-    responses=errors(NotFound, UnknownAssistant, QuotaExceeded),
+    responses={201: STREAM_RESPONSE, **errors(NotFound, UnknownAssistant, QuotaExceeded)},
 )
-def send_message(principal: CurrentPrincipal, category_id: ResourceId, body: MessageIn, replay: IdempotencyKey) -> Any:
-    """With an Idempotency-Key, a repeat gets the first answer: no second message, no second charge."""
+def send_message(
+    request: Request, principal: CurrentPrincipal, category_id: ResourceId, body: MessageIn, replay: IdempotencyKey
+) -> Any:
+    """With an Idempotency-Key, a repeat gets the first answer: no second message, no second charge.
+    With `Accept: text/event-stream`, the answer streams (the key does not apply to a stream)."""
+    if wants_events(request):
+        answer = service.send_message_streamed(principal, category_id, body.message)
+        return stream_answer(answer, _message_json, status.HTTP_201_CREATED)
     return idempotency.once(
         principal,
         replay,
         f"POST /categories/{category_id}/messages",
         body.model_dump(mode="json"),
-        lambda: _message_out(service.send_message(principal, category_id, body.message)).model_dump(mode="json"),
+        lambda: _message_json(service.send_message(principal, category_id, body.message)),
     )
 
 
@@ -147,16 +162,27 @@ def delete_message(principal: CurrentPrincipal, category_id: ResourceId, message
     service.delete_message(principal, category_id, message_id)
 
 
-@messages.post("/{message_id}/retry", response_model=MessageOut, responses=errors(NotFound, Conflict, QuotaExceeded))
+@messages.post(
+    "/{message_id}/retry",
+    response_model=MessageOut,
+    responses={200: STREAM_RESPONSE, **errors(NotFound, Conflict, QuotaExceeded)},
+)
 def retry_message(
-    principal: CurrentPrincipal, category_id: ResourceId, message_id: ResourceId, replay: IdempotencyKey
+    request: Request,
+    principal: CurrentPrincipal,
+    category_id: ResourceId,
+    message_id: ResourceId,
+    replay: IdempotencyKey,
 ) -> Any:
+    if wants_events(request):
+        answer = service.retry_message_streamed(principal, category_id, message_id)
+        return stream_answer(answer, _message_json, status.HTTP_200_OK)
     return idempotency.once(
         principal,
         replay,
         f"POST /categories/{category_id}/messages/{message_id}/retry",
         None,
-        lambda: _message_out(service.retry_message(principal, category_id, message_id)).model_dump(mode="json"),
+        lambda: _message_json(service.retry_message(principal, category_id, message_id)),
     )
 
 

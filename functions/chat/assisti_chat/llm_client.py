@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Generator, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from functools import lru_cache
@@ -35,6 +35,7 @@ class Completion:
     prompt_tokens: int
     completion_tokens: int
     latency_ms: int
+    usage_estimated: bool = False  # the endpoint gave no usage: the counts are estimates
 
 
 class LLMFailure(Exception):
@@ -152,6 +153,7 @@ def complete(messages: list[dict[str, str]], deadline: float) -> Completion:
             prompt_tokens=int(usage.prompt_tokens) if usage else estimate_prompt_tokens(messages),
             completion_tokens=int(usage.completion_tokens) if usage else estimate_tokens(text),
             latency_ms=elapsed(),
+            usage_estimated=usage is None,
         )
     except TimeoutError as exc:
         raise LLMFailure(*TIMED_OUT, elapsed()) from exc
@@ -161,7 +163,7 @@ def complete(messages: list[dict[str, str]], deadline: float) -> Completion:
         raise LLMFailure(*MALFORMED, elapsed()) from exc
 
 
-def _attempts(messages: list[dict[str, str]], deadline: float, settings: ChatSettings) -> Any:
+def _attempts(messages: list[dict[str, str]], deadline: float, settings: ChatSettings, stream: bool = False) -> Any:
     """The SDK's call, tried again while that can help and the wait fits before `deadline`. Raises
     the last attempt's error, or TimeoutError when too little time is left to try at all."""
     for attempt in range(settings.llm_max_retries + 1):
@@ -169,11 +171,14 @@ def _attempts(messages: list[dict[str, str]], deadline: float, settings: ChatSet
         if left < MIN_ATTEMPT_SECONDS:
             raise TimeoutError
         try:
-            return client().chat.completions.create(
+            options: dict[str, Any] = {"stream": True, "stream_options": {"include_usage": True}} if stream else {}
+            completions: Any = client().chat.completions  # one call for both shapes: the overloads differ
+            return completions.create(
                 model=settings.chat_model,
-                messages=messages,  # type: ignore[arg-type]
+                messages=messages,
                 max_tokens=settings.llm_max_answer_tokens,
                 timeout=min(settings.llm_timeout_seconds, left),  # the connect, and each read and write
+                **options,
             )
         except openai.OpenAIError as exc:
             wait = _retry_wait(exc, attempt)
@@ -185,3 +190,51 @@ def _attempts(messages: list[dict[str, str]], deadline: float, settings: ChatSet
                 raise
             time.sleep(wait)
     raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+def stream(messages: list[dict[str, str]], deadline: float) -> Generator[str, None, Completion]:
+    """The model's answer as it is written: yields each piece of text, then returns the Completion.
+
+    Only the opening of the stream is retried (nothing has been shown yet); a failure after the first
+    piece raises LLMFailure at once, and so does reaching `deadline` between pieces. The token counts
+    are the endpoint's (`stream_options.include_usage`) or, when it sends none, estimates, marked so."""
+    settings = get_chat_settings()
+    started = time.monotonic()
+    pieces: list[str] = []
+    size = 0
+
+    def elapsed() -> int:
+        return int((time.monotonic() - started) * 1000)
+
+    try:
+        chunks: Any = _attempts(messages, deadline, settings, stream=True)
+        usage, model = None, settings.chat_model
+        for chunk in chunks:
+            if time.monotonic() > deadline:
+                chunks.close()
+                raise TimeoutError
+            model = str(chunk.model or model)
+            usage = chunk.usage or usage
+            text = chunk.choices[0].delta.content if chunk.choices else None
+            if not text or size >= settings.chat_max_answer_bytes:
+                continue  # over the cap: the rest is read (for the usage) but neither shown nor kept
+            pieces.append(text)
+            size += len(text.encode("utf-8", "replace"))
+            yield text
+    except TimeoutError as exc:
+        raise LLMFailure(*TIMED_OUT, elapsed()) from exc
+    except openai.OpenAIError as exc:
+        raise _failure(exc, elapsed()) from exc
+    except (AttributeError, IndexError, TypeError, ValueError) as exc:  # chunks that are not chunks
+        raise LLMFailure(*MALFORMED, elapsed()) from exc
+    answer = "".join(pieces)
+    if not answer.strip():
+        raise LLMFailure("llm_bad_response", "The assistant's service sent an empty answer.", elapsed())
+    return Completion(
+        text=capped(answer, settings.chat_max_answer_bytes),
+        model=model,
+        prompt_tokens=int(usage.prompt_tokens) if usage else estimate_prompt_tokens(messages),
+        completion_tokens=int(usage.completion_tokens) if usage else estimate_tokens(answer),
+        latency_ms=elapsed(),
+        usage_estimated=usage is None,
+    )

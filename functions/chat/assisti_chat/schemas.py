@@ -70,6 +70,9 @@ class CategoryPageOut(BaseModel):
 class UsageCountOut(BaseModel):
     prompt_tokens: int
     completion_tokens: int
+    estimated: bool = Field(
+        False, description="True when the endpoint gave no usage (a stream without it): the counts are estimates."
+    )
 
 
 class ErrorOut(BaseModel):

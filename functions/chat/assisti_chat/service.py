@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -18,6 +20,7 @@ from assisti_common.pagination import Page, paginate
 from assisti_common.principal import Principal
 
 HISTORY_SCAN = 50  # recent messages read per answer; the token budget then trims them
+_READS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="chat-reads")  # reads overlapped in one request
 FAST_PATH_MODEL = "assisti/fast-path"
 
 
@@ -123,21 +126,60 @@ def delete_message(principal: Principal, category_id: str, message_id: str) -> N
         raise NotFound("No such message.")
 
 
+@dataclass(frozen=True)
+class AnswerStream:
+    """A message being answered as the model writes: `message` as stored (pending, or a command's
+    answered message), then `pieces` of the answer. Iterating `pieces` to the end stores the result;
+    a failure raises LLMFailure after the message is stored failed (with what arrived)."""
+
+    message: MessageModel
+    pieces: Iterator[str]
+
+
 def send_message(principal: Principal, category_id: str, text: str) -> MessageModel:
     """Fast-path commands answer at once; anything else is stored first, then answered by the LLM."""
+    message, messages, deadline = _begin_send(principal, category_id, text)
+    return message if messages is None else _answer(message, messages, deadline)
+
+
+def send_message_streamed(principal: Principal, category_id: str, text: str) -> AnswerStream:
+    message, messages, deadline = _begin_send(principal, category_id, text)
+    return AnswerStream(message, iter(()) if messages is None else _answer_streamed(message, messages, deadline))
+
+
+def _begin_send(
+    principal: Principal, category_id: str, text: str
+) -> tuple[MessageModel, list[dict[str, str]] | None, float]:
+    """The stored message (reserved), its prompt and deadline; a command comes back answered, no prompt."""
     deadline = _deadline()
-    category = _category(principal, category_id)
     command = commands.parse_command(text)
+    # The history is read while the category is: two round trips at once, before the first token.
+    history = (
+        None if command else _READS.submit(chat.recent_messages, principal.user_id, category_id, None, HISTORY_SCAN)
+    )
+    category = _category(principal, category_id)
     if command is not None:
-        return _run_command(principal, category, text, command)
-    messages = _prompt(category, text, before_id=None)
+        return _run_command(principal, category, text, command), None, deadline
+    assert history is not None
+    messages = _prompt(category, text, history.result())
     message = chat.put_pending(principal.user_id, category_id, text, usage.today(), _bound(messages), _quota())
     if message is None:
         raise QuotaExceeded("Today's chat quota is used up.")
-    return _answer(message, messages, deadline)
+    return message, messages, deadline
 
 
 def retry_message(principal: Principal, category_id: str, message_id: str) -> MessageModel:
+    return _answer(*_begin_retry(principal, category_id, message_id))
+
+
+def retry_message_streamed(principal: Principal, category_id: str, message_id: str) -> AnswerStream:
+    message, messages, deadline = _begin_retry(principal, category_id, message_id)
+    return AnswerStream(message, _answer_streamed(message, messages, deadline))
+
+
+def _begin_retry(
+    principal: Principal, category_id: str, message_id: str
+) -> tuple[MessageModel, list[dict[str, str]], float]:
     deadline, now = _deadline(), datetime.now(UTC)
     category = _category(principal, category_id)
     message = chat.get_message(principal.user_id, category_id, message_id)
@@ -145,17 +187,18 @@ def retry_message(principal: Principal, category_id: str, message_id: str) -> Me
         raise NotFound("No such message.")
     if not _retryable(message, now):
         raise Conflict("Only a message whose answer failed can be retried.")
-    messages = _prompt(category, message.message, before_id=message.message_id)
+    earlier = chat.recent_messages(principal.user_id, category_id, message.message_id, HISTORY_SCAN)
+    messages = _prompt(category, message.message, earlier)
     if not chat.claim_for_retry(message, _stale_before(now), usage.today(), _bound(messages), _quota()):
         if _retryable(chat.get_message(principal.user_id, category_id, message_id), now):
             raise QuotaExceeded("Today's chat quota is used up.")  # still there to claim: the quota said no
         raise Conflict("Only a message whose answer failed can be retried.")
-    return _answer(message, messages, deadline)
+    return message, messages, deadline
 
 
-def _prompt(category: CategoryModel, text: str, before_id: str | None) -> list[dict[str, str]]:
+def _prompt(category: CategoryModel, text: str, earlier: list[MessageModel]) -> list[dict[str, str]]:
+    """The prompt: the category's system prompt, as much of `earlier` (newest first) as fits, `text`."""
     settings = get_chat_settings()
-    earlier = chat.recent_messages(category.owner_id, category.category_id, before_id, HISTORY_SCAN)
     exchanges = [
         prompt.Exchange(item.message, item.answer)
         for item in earlier
@@ -183,12 +226,47 @@ def _answer(message: MessageModel, messages: list[dict[str, str]], deadline: flo
         logger.warning("LLM answer failed", extra={"error_code": failure.code, "message_id": message.message_id})
         metrics.add_metric(name="llm_failures", unit="Count", value=1)
         return message
+    _store_answer(message, result)
+    return message
+
+
+def _answer_streamed(message: MessageModel, messages: list[dict[str, str]], deadline: float) -> Iterator[str]:
+    """The answer's pieces as they arrive; at the end the message is stored answered, or failed with
+    the part that arrived, and the reservation settled either way (what was streamed is charged)."""
+    settings = get_chat_settings()
+    sent: list[str] = []
+    answer = llm_client.stream(messages, deadline)
+    try:
+        while True:
+            piece = next(answer)
+            sent.append(piece)
+            yield piece
+    except StopIteration as finished:
+        result: llm_client.Completion = finished.value
+    except llm_client.LLMFailure as failure:
+        partial = llm_client.capped("".join(sent), settings.chat_max_answer_bytes) if sent else None
+        used = prompt.estimate_prompt_tokens(messages) + prompt.estimate_tokens(partial) if partial else 0
+        chat.record_failure(
+            message, failure.code, failure.message, settings.chat_model, failure.latency_ms, partial=partial, used=used
+        )
+        logger.warning("LLM stream failed", extra={"error_code": failure.code, "message_id": message.message_id})
+        metrics.add_metric(name="llm_failures", unit="Count", value=1)
+        raise
+    _store_answer(message, result)
+
+
+def _store_answer(message: MessageModel, result: llm_client.Completion) -> None:
     chat.record_answer(
-        message, result.text, result.model, result.prompt_tokens, result.completion_tokens, result.latency_ms
+        message,
+        result.text,
+        result.model,
+        result.prompt_tokens,
+        result.completion_tokens,
+        result.latency_ms,
+        usage_estimated=result.usage_estimated,
     )
     metrics.add_metric(name="llm_tokens", unit="Count", value=result.prompt_tokens + result.completion_tokens)
     metrics.add_metric(name="llm_latency", unit="Milliseconds", value=result.latency_ms)
-    return message
 
 
 def _run_command(principal: Principal, category: CategoryModel, text: str, command: commands.Command) -> MessageModel:

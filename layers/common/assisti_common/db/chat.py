@@ -222,7 +222,13 @@ def claim_for_retry(message: MessageModel, stale_before: datetime, day: str, tok
 
 
 def record_answer(
-    message: MessageModel, answer: str, model: str, prompt_tokens: int, completion_tokens: int, latency_ms: int
+    message: MessageModel,
+    answer: str,
+    model: str,
+    prompt_tokens: int,
+    completion_tokens: int,
+    latency_ms: int,
+    usage_estimated: bool = False,
 ) -> None:
     """Stores the answer and settles the reservation to the tokens really used."""
     values = {
@@ -231,6 +237,7 @@ def record_answer(
         "model": model,
         "prompt_tokens": prompt_tokens,
         "completion_tokens": completion_tokens,
+        "usage_estimated": usage_estimated,
         "latency_ms": latency_ms,
         "answered_at": datetime.now(UTC),
         "error_code": None,
@@ -239,10 +246,20 @@ def record_answer(
     _settle(message, values, used=prompt_tokens + completion_tokens)
 
 
-def record_failure(message: MessageModel, code: str, text: str, model: str, latency_ms: int) -> None:
-    """Marks the attempt failed and gives its whole reservation back."""
-    values = {"status": "failed", "error_code": code, "error_message": text, "model": model, "latency_ms": latency_ms}
-    _settle(message, values, used=0)
+def record_failure(
+    message: MessageModel, code: str, text: str, model: str, latency_ms: int, partial: str | None = None, used: int = 0
+) -> None:
+    """Marks the attempt failed and settles its reservation to `used`: nothing for an answer that never
+    started, the estimated cost of what a stream had sent before it broke (kept as `partial`)."""
+    values = {
+        "status": "failed",
+        "error_code": code,
+        "error_message": text,
+        "model": model,
+        "latency_ms": latency_ms,
+        "answer": partial or None,
+    }
+    _settle(message, values, used=used)
 
 
 def _settle(message: MessageModel, values: dict[str, Any], used: int) -> None:

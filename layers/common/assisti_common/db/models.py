@@ -188,6 +188,7 @@ class MessageModel(Model):
     model = UnicodeAttribute(null=True)
     prompt_tokens = NumberAttribute(default=0)
     completion_tokens = NumberAttribute(default=0)
+    usage_estimated = BooleanAttribute(default=False)  # the endpoint streamed no usage: counts are estimates
     latency_ms = NumberAttribute(null=True)
     created_at = UTCDateTimeAttribute()
     answered_at = UTCDateTimeAttribute(null=True)
