@@ -5,6 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 3000
+LOCAL_AWS_PORT ?= 4566
 STAGE ?= dev
 
 .PHONY: dev test lint typecheck template-check deploy-check ci bench staff keys install models clean
@@ -32,7 +33,7 @@ install: $(STAMP)  ## the virtual environment, created if missing, with every pi
 models: $(MODELS)
 
 dev: $(STAMP) $(MODELS)  ## the whole system locally on http://127.0.0.1:$(PORT) (Ctrl-C stops it)
-	PORT=$(PORT) $(BIN)/python -m local.stack
+	PORT=$(PORT) LOCAL_AWS_PORT=$(LOCAL_AWS_PORT) $(BIN)/python -m local.stack
 
 test: $(STAMP) $(MODELS)  ## the whole test suite: unit, integration (moto) and e2e (the local stack over HTTP)
 	$(BIN)/python -m pytest

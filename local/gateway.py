@@ -55,7 +55,7 @@ def build_event(request: Request, body: bytes, route: TemplateRoute, path_parame
     for name, value in request.query_params.multi_items():
         query[name] = f"{query[name]},{value}" if name in query else value
     content_type = headers.get("content-type", "")
-    is_text = not body or content_type.startswith(TEXT_TYPES)
+    is_text = not body or (content_type.startswith(TEXT_TYPES) and _is_utf8(body))
     now = datetime.now(UTC)
     event: dict[str, Any] = {
         "version": "2.0",
@@ -91,6 +91,16 @@ def build_event(request: Request, body: bytes, route: TemplateRoute, path_parame
     if path_parameters:
         event["pathParameters"] = path_parameters
     return event
+
+
+def _is_utf8(body: bytes) -> bool:
+    """API Gateway passes a text body as a string only when it is valid UTF-8; anything else arrives
+    base64-encoded (isBase64Encoded), whatever its content type says. It never fails on a body."""
+    try:
+        body.decode()
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def to_response(result: Any) -> Response:

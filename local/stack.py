@@ -42,6 +42,10 @@ LOCAL_MODEL_DIRS = {
 PASSTHROUGH_PREFIXES = ("ASSISTI_", "OPENAI_")
 
 
+class PortInUse(RuntimeError):
+    """A port the stack needs is taken; the message says which and how to choose another."""
+
+
 def free_port() -> int:
     """A loopback port nobody is listening on (for tests and benchmarks that start their own servers)."""
     with socket.socket() as probe:
@@ -96,6 +100,20 @@ class LocalStack:
         self.mailbox = Mailbox(on_new=None if self.quiet else print_mail)
         self.llm_environment: dict[str, str] = {}
         self.fake_llm: FakeLLM | None = None
+
+    def check_ports(self) -> None:
+        """Both ports must be free before anything starts: a taken one (LocalStack holds 4566 by default)
+        stops the stack at once, saying which and how to move it, instead of failing half-started."""
+        for port, variable in ((self.port, "PORT"), (self.aws_port, "LOCAL_AWS_PORT")):
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers do: TIME_WAIT is free
+                try:
+                    probe.bind((self.host, port))
+                except OSError as exc:
+                    raise PortInUse(
+                        f"Port {port} on {self.host} is already in use ({exc.strerror}), so the local stack cannot "
+                        f"start. Stop what holds it, or choose another port: make dev {variable}={free_port()}"
+                    ) from exc
 
     def start_aws(self) -> dict[str, list[str]]:
         self.moto.start()
@@ -156,6 +174,7 @@ class LocalStack:
         return f"LLM: none configured, the local deterministic stand-in at {self.fake_llm.base_url}"
 
     def run(self) -> None:
+        self.check_ports()
         llm_line = self.start_llm()
         created = self.start_aws()
         gateway = self.start_functions()
@@ -204,8 +223,12 @@ def main(argv: list[str] | None = None) -> int:
         quiet=os.environ.get("LOCAL_QUIET", "") == "1",
     )
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
-    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is the normal way to stop
-        stack.run()
+    try:
+        with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is the normal way to stop
+            stack.run()
+    except PortInUse as busy:
+        print(busy, file=sys.stderr, flush=True)
+        return 2
     return 0
 
 

@@ -98,3 +98,10 @@ def test_ids_past_dynamodbs_key_limits_are_a_422_not_a_500(api, ann, method, pat
     not raise: the bound must hold before any read."""
     response = api.request(method, path.replace("{id}", "a" * 2049), headers=ann, json={"title": "t"})
     assert_error(response, 422, "validation_error")
+
+
+def test_a_body_that_is_not_utf8_is_a_clear_400_not_a_500(api):
+    """API Gateway base64-encodes such a body (the local gateway too) and the app refuses it cleanly."""
+    body = b'{"email": "\xff\xfe@example.com", "password": "x"}'
+    response = api.post("/auth/sign-in", content=body, headers={"content-type": "application/json"})
+    assert_error(response, 400)
