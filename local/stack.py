@@ -190,9 +190,10 @@ class LocalStack:
                 self.stopping.wait(0.05)
             self.ready.set()
             summary = ", ".join(f"{len(names)} {kind}" for kind, names in created.items() if names)
+            functions = len(self.workers) + len(self.adapters)
             print(
                 f"Assisti local stack ready on {base} (API docs: {base}/docs, mailbox: {base}/_local/mailbox,"
-                f" local AWS: {self.endpoint_url}; {summary}; {len(self.workers)} functions; {llm_line})",
+                f" local AWS: {self.endpoint_url}; {summary}; {functions} functions; {llm_line})",
                 flush=True,
             )
 
