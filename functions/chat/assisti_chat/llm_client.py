@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Generator, Mapping
+from collections.abc import Generator, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from functools import lru_cache
@@ -133,34 +134,51 @@ def capped(text: str, max_bytes: int) -> str:
     return data[:room].decode("utf-8", "ignore") + TRUNCATION_NOTE  # "ignore" drops only a split last character
 
 
-def complete(messages: list[dict[str, str]], deadline: float) -> Completion:
-    """The model's answer, given up by `deadline` (a `time.monotonic()` instant) whatever the server asks."""
-    settings = get_chat_settings()
-    started = time.monotonic()
+class _Stopwatch:
+    """Milliseconds since the call began: every outcome, failures included, carries its latency."""
 
-    def elapsed() -> int:
-        return int((time.monotonic() - started) * 1000)
+    def __init__(self) -> None:
+        self.started = time.monotonic()
 
+    def __call__(self) -> int:
+        return int((time.monotonic() - self.started) * 1000)
+
+
+@contextmanager
+def _as_llm_failure(elapsed: _Stopwatch) -> Iterator[None]:
+    """What can go wrong in a call, streamed or not, as the one LLMFailure the service stores."""
     try:
-        response: Any = _attempts(messages, deadline, settings)
-        text = response.choices[0].message.content
-        usage = response.usage
-        if not isinstance(text, str) or not text.strip():
-            raise LLMFailure("llm_bad_response", "The assistant's service sent an empty answer.", elapsed())
-        return Completion(
-            text=capped(text, settings.chat_max_answer_bytes),
-            model=str(response.model or settings.chat_model),
-            prompt_tokens=int(usage.prompt_tokens) if usage else estimate_prompt_tokens(messages),
-            completion_tokens=int(usage.completion_tokens) if usage else estimate_tokens(text),
-            latency_ms=elapsed(),
-            usage_estimated=usage is None,
-        )
+        yield
     except TimeoutError as exc:
         raise LLMFailure(*TIMED_OUT, elapsed()) from exc
     except openai.OpenAIError as exc:
         raise _failure(exc, elapsed()) from exc
     except (AttributeError, IndexError, TypeError, ValueError) as exc:  # a 200 that is not a completion
         raise LLMFailure(*MALFORMED, elapsed()) from exc
+
+
+def _completion(text: Any, model: str, usage: Any, messages: list[dict[str, str]], elapsed: _Stopwatch) -> Completion:
+    """The answer, capped, with the endpoint's token counts or, when it gave none, estimates marked so."""
+    if not isinstance(text, str) or not text.strip():
+        raise LLMFailure("llm_bad_response", "The assistant's service sent an empty answer.", elapsed())
+    return Completion(
+        text=capped(text, get_chat_settings().chat_max_answer_bytes),
+        model=model,
+        prompt_tokens=int(usage.prompt_tokens) if usage else estimate_prompt_tokens(messages),
+        completion_tokens=int(usage.completion_tokens) if usage else estimate_tokens(text),
+        latency_ms=elapsed(),
+        usage_estimated=usage is None,
+    )
+
+
+def complete(messages: list[dict[str, str]], deadline: float) -> Completion:
+    """The model's answer, given up by `deadline` (a `time.monotonic()` instant) whatever the server asks."""
+    settings = get_chat_settings()
+    elapsed = _Stopwatch()
+    with _as_llm_failure(elapsed):
+        response: Any = _attempts(messages, deadline, settings)
+        model = str(response.model or settings.chat_model)
+        return _completion(response.choices[0].message.content, model, response.usage, messages, elapsed)
 
 
 def _attempts(messages: list[dict[str, str]], deadline: float, settings: ChatSettings, stream: bool = False) -> Any:
@@ -199,14 +217,10 @@ def stream(messages: list[dict[str, str]], deadline: float) -> Generator[str, No
     piece raises LLMFailure at once, and so does reaching `deadline` between pieces. The token counts
     are the endpoint's (`stream_options.include_usage`) or, when it sends none, estimates, marked so."""
     settings = get_chat_settings()
-    started = time.monotonic()
+    elapsed = _Stopwatch()
     pieces: list[str] = []
     size = 0
-
-    def elapsed() -> int:
-        return int((time.monotonic() - started) * 1000)
-
-    try:
+    with _as_llm_failure(elapsed):
         chunks: Any = _attempts(messages, deadline, settings, stream=True)
         usage, model = None, settings.chat_model
         for chunk in chunks:
@@ -221,20 +235,4 @@ def stream(messages: list[dict[str, str]], deadline: float) -> Generator[str, No
             pieces.append(text)
             size += len(text.encode("utf-8", "replace"))
             yield text
-    except TimeoutError as exc:
-        raise LLMFailure(*TIMED_OUT, elapsed()) from exc
-    except openai.OpenAIError as exc:
-        raise _failure(exc, elapsed()) from exc
-    except (AttributeError, IndexError, TypeError, ValueError) as exc:  # chunks that are not chunks
-        raise LLMFailure(*MALFORMED, elapsed()) from exc
-    answer = "".join(pieces)
-    if not answer.strip():
-        raise LLMFailure("llm_bad_response", "The assistant's service sent an empty answer.", elapsed())
-    return Completion(
-        text=capped(answer, settings.chat_max_answer_bytes),
-        model=model,
-        prompt_tokens=int(usage.prompt_tokens) if usage else estimate_prompt_tokens(messages),
-        completion_tokens=int(usage.completion_tokens) if usage else estimate_tokens(answer),
-        latency_ms=elapsed(),
-        usage_estimated=usage is None,
-    )
+    return _completion("".join(pieces), model, usage, messages, elapsed)
