@@ -37,19 +37,21 @@ def reserve_password_attempt(keyring: Keyring, settings: Settings, email: str, n
     """Counts this attempt as a failure before the password is verified, with a version-conditional
     write: of a burst of guesses in flight at once, no more than the free allowance is ever verified,
     and the rest get 429 without argon2 running. A success then clears the count."""
-    now = time.time() if now is None else now
     key = password_guard_key(address_id(keyring, email))
     for _ in range(RESERVE_TRIES):
+        # The clock is read again on each try: a burst can keep one request losing races for seconds,
+        # and a lock counted from when it began would already be over when it is written.
+        at = time.time() if now is None else now
         guard = store.get_password_guard(key)
-        if guard.locked_until > now:
+        if guard.locked_until > at:
             raise TooManyRequests(
-                guard.locked_until - now,
+                guard.locked_until - at,
                 "Too many wrong passwords. Wait, or sign in with an emailed code instead.",
             )
         failures = int(guard.failures) + 1
         guard.failures = failures
-        guard.locked_until = int(now) + lockout_seconds(settings, failures)
-        guard.ttl = datetime.fromtimestamp(int(now) + FAILURE_MEMORY_SECONDS, UTC)
+        guard.locked_until = at + lockout_seconds(settings, failures)  # to the fraction: never cut short
+        guard.ttl = datetime.fromtimestamp(at + FAILURE_MEMORY_SECONDS, UTC)
         try:
             store.save_password_guard(guard)
             return
