@@ -55,6 +55,12 @@ def code_key(purpose: Purpose, address: str) -> str:
     return f"{purpose.value}#{address}"
 
 
+def _key_parts(key: str) -> tuple[Purpose, str]:
+    """The purpose and address a code_key names."""
+    purpose, _, address = key.partition("#")
+    return Purpose(purpose), address
+
+
 def failures_key(purpose: Purpose, address: str) -> str:
     return f"code-failures#{purpose.value}#{address}"
 
@@ -149,12 +155,12 @@ def _check_and_consume(
 ) -> AuthCodeModel:
     if item is None or item.consumed or item.attempts >= settings.code_max_attempts or now >= item.expires_at:
         raise InvalidCode()
-    purpose, _, address = item.key.partition("#")
-    _ensure_within_failure_budget(settings, Purpose(purpose), address, now)
+    purpose, address = _key_parts(item.key)
+    _ensure_within_failure_budget(settings, purpose, address, now)
     if not store.reserve_attempt(item, settings.code_max_attempts):
         raise InvalidCode()
     if not constant_time_equal(_hash_code(keyring, item.key, code), item.code_hash):
-        _count_failure(Purpose(purpose), address, now)
+        _count_failure(purpose, address, now)
         raise InvalidCode()
     if not store.consume_code(item):
         raise InvalidCode()
@@ -188,7 +194,7 @@ def challenge_item(keyring: Keyring, session: str, now: float | None = None) -> 
 
 
 def challenge_purpose(item: AuthCodeModel) -> Purpose:
-    return Purpose(item.key.partition("#")[0])
+    return _key_parts(item.key)[0]
 
 
 def verify_challenge_code(

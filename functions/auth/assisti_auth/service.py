@@ -213,6 +213,20 @@ def _check_password(keyring: Keyring, email: str, user: UserModel | None, passwo
     return True
 
 
+def _require_password(
+    keyring: Keyring,
+    user: UserModel,
+    password: str,
+    client: Client,
+    session_id: str | None = None,
+    message: str = "The password is incorrect.",
+) -> None:
+    """A signed-in (or code-proven) user gives the password again: a failure is audited and a 401."""
+    if not _check_password(keyring, user.email, user, password):
+        record(Event.SIGN_IN_FAILED, user.id, client, session_id=session_id, method=PASSWORD)
+        raise InvalidCredentials(message)
+
+
 def sign_in(email: str, password: str, client: Client) -> Tokens | Challenge:
     keyring = get_keyring()
     user = users.find_user_by_email(email)
@@ -271,9 +285,7 @@ def _answer_password_challenge(keyring: Keyring, item: AuthCodeModel, password: 
     user = users.get_user(item.user_id) if item.user_id else None
     if user is None:
         raise InvalidSession()
-    if not _check_password(keyring, user.email, user, password):
-        record(Event.SIGN_IN_FAILED, user.id, client, method=PASSWORD)
-        raise InvalidCredentials("The password is incorrect.")
+    _require_password(keyring, user, password, client)
     if not codes.consume_challenge(item):
         raise InvalidSession()  # answered already, by a request that raced this one
     if not user.is_active:
@@ -376,9 +388,9 @@ def change_password(principal: Principal, current_password: str, new_password: s
     other device."""
     keyring = get_keyring()
     user = _own_user(principal)
-    if not _check_password(keyring, user.email, user, current_password):
-        record(Event.SIGN_IN_FAILED, user.id, client, session_id=principal.session_id, method=PASSWORD)
-        raise InvalidCredentials("The current password is incorrect.")
+    _require_password(
+        keyring, user, current_password, client, principal.session_id, "The current password is incorrect."
+    )
     users.set_password(user, hash_password(new_password))
     sessions.revoke_all_sessions(user.id, except_session_id=principal.session_id)
     sessions.mark_authenticated(principal.user_id, principal.session_id, int(time.time()))
@@ -386,22 +398,18 @@ def change_password(principal: Principal, current_password: str, new_password: s
     _send(user.email, emails.password_changed())
 
 
-def _require_recent_authentication(principal: Principal, password: str | None, client: Client) -> UserModel:
+def _require_recent_authentication(principal: Principal, user: UserModel, password: str | None, client: Client) -> None:
     """For what can't be undone: a sign-in on this session within `reauth_seconds`, or the password
     now (throttled like sign-in; it renews the session's sign-in time)."""
-    keyring, settings = get_keyring(), get_auth_settings()
-    user = _own_user(principal)
+    settings = get_auth_settings()
     now = int(time.time())
     if password is not None:
-        if not _check_password(keyring, user.email, user, password):
-            record(Event.SIGN_IN_FAILED, user.id, client, session_id=principal.session_id, method=PASSWORD)
-            raise InvalidCredentials("The password is incorrect.")
+        _require_password(get_keyring(), user, password, client, principal.session_id)
         sessions.mark_authenticated(principal.user_id, principal.session_id, now)
-        return user
+        return
     session = sessions.get_session(principal.user_id, principal.session_id)
     if session is None or now - int(session.authenticated_at) > settings.reauth_seconds:
         raise ReauthenticationRequired(details={"max_age_seconds": settings.reauth_seconds})
-    return user
 
 
 # --- the profile -----------------------------------------------------------------------------
@@ -430,7 +438,7 @@ def set_two_factor(principal: Principal, enabled: bool, password: str | None, cl
     if enabled == user.two_factor_enabled:
         return user
     if not enabled:
-        user = _require_recent_authentication(principal, password, client)
+        _require_recent_authentication(principal, user, password, client)
     users.set_flags(user, two_factor_enabled=enabled)
     event = Event.TWO_FACTOR_ENABLED if enabled else Event.TWO_FACTOR_DISABLED
     record(event, user.id, client, session_id=principal.session_id)
@@ -442,7 +450,8 @@ def set_two_factor(principal: Principal, enabled: bool, password: str | None, cl
 def delete_account(principal: Principal, password: str | None, client: Client) -> None:
     """Needs a recent sign-in. Everything the user owns goes first, the user row last: a failure can
     be retried. The audit trail stays until its own expiry, as the record of the deletion."""
-    user = _require_recent_authentication(principal, password, client)
+    user = _own_user(principal)
+    _require_recent_authentication(principal, user, password, client)
     purge.purge_user_data(user)
     codes.forget_codes(get_keyring(), user.email)
     users.delete_user(user)
