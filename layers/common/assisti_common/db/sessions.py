@@ -6,10 +6,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from assisti_common.db.base import conditional_update, find, is_condition_failure, transaction_connection
+from assisti_common.db.base import conditional_update, find, transact
 from assisti_common.db.models import SessionModel, UserModel
 
 ROTATED_HASHES_KEPT = 50
@@ -45,14 +44,13 @@ def create_session(new: NewSession) -> SessionModel:
         refresh_expires_at=new.refresh_expires_at,
         ttl=datetime.fromtimestamp(new.refresh_expires_at, UTC),
     )
-    try:
-        with TransactWrite(connection=transaction_connection()) as tx:
-            tx.condition_check(UserModel, new.user_id, condition=UserModel.is_active == True)  # noqa: E712
-            tx.save(session, condition=SessionModel.session_id.does_not_exist())
-    except TransactWriteError as exc:
-        if is_condition_failure(exc):
-            raise UserNotActive() from exc
-        raise
+
+    def build(tx: TransactWrite) -> None:
+        tx.condition_check(UserModel, new.user_id, condition=UserModel.is_active == True)  # noqa: E712
+        tx.save(session, condition=SessionModel.session_id.does_not_exist())
+
+    if not transact(build):
+        raise UserNotActive()
     return session
 
 
