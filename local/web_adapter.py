@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import time
+from typing import Any
 
 import httpx
 
@@ -29,16 +30,7 @@ class WebAdapterFunction:
         command += ["--no-access-log", "--log-level", "warning"]
         # The function's code and layer are importable as in the other local functions (editable install).
         self._process = subprocess.Popen(command, env={**os.environ, **self.env}, cwd=ROOT)  # noqa: S603 - our own interpreter and app
-        deadline = time.monotonic() + ready_seconds
-        while time.monotonic() < deadline:  # the adapter's readiness check: any HTTP answer
-            if self._process.poll() is not None:
-                raise RuntimeError(f"{self.name} exited while starting (code {self._process.returncode})")
-            try:
-                httpx.get(self.base_url + "/", timeout=1.0)
-                return
-            except httpx.TransportError:
-                time.sleep(0.1)
-        raise TimeoutError(f"{self.name} did not answer on port {self.port} within {ready_seconds} s")
+        wait_until_answering(self.base_url, self._process, self.name, ready_seconds)
 
     def stop(self) -> None:
         if self._process is not None and self._process.poll() is None:
@@ -47,3 +39,18 @@ class WebAdapterFunction:
                 self._process.wait(10)
             except subprocess.TimeoutExpired:
                 self._process.kill()
+
+
+def wait_until_answering(base_url: str, process: subprocess.Popen[Any], name: str, seconds: float = 60.0) -> None:
+    """The Web Adapter's readiness check: any HTTP answer at `/`. Raises RuntimeError if the server's
+    process exits first, TimeoutError if it has not answered within `seconds`."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited while starting (code {process.returncode})")
+        try:
+            httpx.get(base_url + "/", timeout=1.0)
+            return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise TimeoutError(f"{name} did not answer at {base_url} within {seconds} s")

@@ -359,6 +359,7 @@ def check_web_adapter(
     import httpx
 
     from local.stack import free_port
+    from local.web_adapter import wait_until_answering
 
     script = paths[0] / function.handler
     if not (script.is_file() and os.access(script, os.X_OK)):
@@ -368,16 +369,11 @@ def check_web_adapter(
     server = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{env['AWS_LWA_PORT']}"
     try:
-        for _ in range(300):
-            if server.poll() is not None:
-                raise SystemExit(
-                    f"{function.logical_id} died under Python 3.12:\n{server.stdout.read() if server.stdout else ''}"
-                )
-            try:
-                httpx.get(base + "/", timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
+        try:
+            wait_until_answering(base, server, f"{function.logical_id} under Python 3.12", seconds=30)
+        except (RuntimeError, TimeoutError) as exc:
+            server.terminate()
+            raise SystemExit(f"{exc}:\n{server.communicate(timeout=10)[0]}") from exc
         category = httpx.post(f"{base}/categories", json={"name": "Stream check"}, headers=bearer, timeout=30)
         if category.status_code != 201:
             raise SystemExit(f"{function.logical_id} POST /categories: {category.status_code} {category.text}")
