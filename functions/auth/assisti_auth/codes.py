@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -44,6 +45,8 @@ CHALLENGES = (Purpose.SIGN_IN, Purpose.PASSWORD_CHALLENGE)  # the purposes named
 class IssuedCode:
     code: str
     session: str | None  # the challenge session, for Purpose.SIGN_IN
+    key: str = ""
+    sent_at: int = 0  # the send this code was counted as, withdrawn if the email never left
 
 
 def address_id(keyring: Keyring, email: str) -> str:
@@ -142,7 +145,19 @@ def issue_code(
     except store.LostRace as exc:
         raise TooManyRequests(settings.code_resend_seconds, "A code was just sent.") from exc
     session = f"{purpose.value}.{address}.{session_secret}" if session_secret else None
-    return IssuedCode(code=code, session=session)
+    return IssuedCode(code=code, session=session, key=key, sent_at=int(now))
+
+
+def withdraw_send(issued: IssuedCode) -> None:
+    """The email with this code could not be sent: its send no longer counts against the limits, so
+    the user can ask again at once. The code itself stays valid (SES may yet have delivered it). A
+    newer send in between wins: then there is nothing to withdraw."""
+    item = store.get_code(issued.key)
+    if item is None or issued.sent_at not in item.sent_at:
+        return
+    item.sent_at = [sent for sent in item.sent_at if sent != issued.sent_at]
+    with contextlib.suppress(store.LostRace):
+        store.save_code(item)
 
 
 def pending_sign_up(keyring: Keyring, email: str) -> AuthCodeModel | None:

@@ -19,6 +19,7 @@ from assisti_common.db.models import AuthCodeModel, SecurityEventModel, SessionM
 from assisti_common.email import send_email
 from assisti_common.errors import (
     Conflict,
+    DependencyUnavailable,
     Forbidden,
     InvalidCode,
     InvalidCredentials,
@@ -57,6 +58,26 @@ class Challenge:
 
 def _send(to: str, email: emails.Email) -> None:
     send_email(get_auth_settings().sender_email, to, email.subject, email.text, kind=email.kind)
+
+
+def _send_code(to: str, email: emails.Email, issued: codes.IssuedCode) -> None:
+    """An email answering a request for a code: when it cannot be sent the request fails (503) and
+    its send is withdrawn, so asking again right away is not refused as too soon."""
+    try:
+        _send(to, email)
+    except DependencyUnavailable:
+        codes.withdraw_send(issued)
+        raise
+
+
+def _notify(to: str, email: emails.Email) -> None:
+    """A notice of a change already made (password changed, two-factor off): the change stands
+    whether or not the notice leaves, so a failed send is logged and counted (email.py), not
+    turned into an error that would tell the client the change did not happen."""
+    try:
+        _send(to, email)
+    except DependencyUnavailable:
+        metrics.add_metric(name=f"email_{email.kind}_not_sent", unit="Count", value=1)
 
 
 def _issue(
@@ -107,15 +128,15 @@ def sign_up(email: str, password: str, name: str) -> None:
     except users.EmailTaken:
         user = users.find_user_by_email(email)
     if user is not None and user.is_verified:
-        _issue(keyring, Purpose.SIGN_UP, email, None)  # counts against the same send limits
-        _send(email, emails.already_registered())
+        issued = _issue(keyring, Purpose.SIGN_UP, email, None)  # counts against the same send limits
+        _send_code(email, emails.already_registered(), issued)
         return
     user_id = user.id if user is not None else None
     issued = _issue(
         keyring, Purpose.SIGN_UP, email, user_id, pending_password_hash=password_hash, pending_name=name or None
     )
     if user_id is not None:
-        _send(email, emails.sign_up_code(issued.code))
+        _send_code(email, emails.sign_up_code(issued.code), issued)
         metrics.add_metric(name="sign_ups", unit="Count", value=1)
 
 
@@ -154,7 +175,7 @@ def resend_code(email: str) -> None:
         pending_password_hash=pending.pending_password_hash,
         pending_name=pending.pending_name,
     )
-    _send(email, emails.sign_up_code(issued.code))
+    _send_code(email, emails.sign_up_code(issued.code), issued)
 
 
 # --- sign-in ---------------------------------------------------------------------------------
@@ -196,7 +217,7 @@ def _email_otp(
     account_id = user.id if user is not None and user.is_verified and user.is_active else None
     issued = _issue(keyring, Purpose.SIGN_IN, email, account_id, proven_factor=proven_factor)
     if account_id is not None:
-        _send(email, emails.sign_in_code(issued.code))
+        _send_code(email, emails.sign_in_code(issued.code), issued)
         record(Event.CODE_SENT, account_id, client, method=Purpose.SIGN_IN.value)
     assert issued.session is not None
     return Challenge(issued.session)
@@ -365,7 +386,7 @@ def forgot_password(email: str, client: Client) -> None:
     account_id = user.id if user is not None and user.is_verified else None
     issued = _issue(keyring, Purpose.RESET_PASSWORD, email, account_id)
     if account_id is not None:
-        _send(email, emails.reset_code(issued.code))
+        _send_code(email, emails.reset_code(issued.code), issued)
         record(Event.CODE_SENT, account_id, client, method=Purpose.RESET_PASSWORD.value)
 
 
@@ -380,7 +401,7 @@ def confirm_forgot_password(email: str, code: str, new_password: str, client: Cl
     sessions.revoke_all_sessions(user.id)
     throttle.clear_password_failures(keyring, email)
     record(Event.PASSWORD_RESET, user.id, client)
-    _send(email, emails.password_reset())
+    _notify(email, emails.password_reset())
 
 
 def change_password(principal: Principal, current_password: str, new_password: str, client: Client) -> None:
@@ -395,7 +416,7 @@ def change_password(principal: Principal, current_password: str, new_password: s
     sessions.revoke_all_sessions(user.id, except_session_id=principal.session_id)
     sessions.mark_authenticated(principal.user_id, principal.session_id, int(time.time()))
     record(Event.PASSWORD_CHANGED, user.id, client, session_id=principal.session_id)
-    _send(user.email, emails.password_changed())
+    _notify(user.email, emails.password_changed())
 
 
 def _require_recent_authentication(principal: Principal, user: UserModel, password: str | None, client: Client) -> None:
@@ -443,7 +464,7 @@ def set_two_factor(principal: Principal, enabled: bool, password: str | None, cl
     event = Event.TWO_FACTOR_ENABLED if enabled else Event.TWO_FACTOR_DISABLED
     record(event, user.id, client, session_id=principal.session_id)
     if not enabled:
-        _send(user.email, emails.two_factor_disabled())
+        _notify(user.email, emails.two_factor_disabled())
     return _own_user(principal)
 
 

@@ -164,6 +164,20 @@ class DependencyUnavailable(AppError):
     message = "A service we depend on is unavailable. Try again shortly."
 
 
+class ServiceBusy(DependencyUnavailable):
+    """AWS throttled us (or did not answer) after the SDK's own retries. Every write path leaves its
+    items whole or unwritten, so repeating the same request is safe."""
+
+    code = "service_busy"
+    message = "The service is busy. Nothing was half-done; repeat the request shortly."
+    details_example: ClassVar[Any] = {"retry_after_seconds": 1}
+    RETRY_AFTER_SECONDS = 1
+
+    def __init__(self) -> None:
+        seconds = self.RETRY_AFTER_SECONDS
+        super().__init__(details={"retry_after_seconds": seconds}, headers={"Retry-After": str(seconds)})
+
+
 class ErrorDetail(BaseModel):
     code: str = Field(
         pattern=r"^[a-z][a-z0-9_]*$",

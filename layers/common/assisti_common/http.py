@@ -19,13 +19,15 @@ from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from mangum import Mangum
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from assisti_common import idempotency, lazy, snapstart
+from assisti_common import aws, idempotency, lazy, snapstart
 from assisti_common.errors import (
     AppError,
     ErrorBody,
     MalformedJson,
     NotAuthenticated,
+    ServiceBusy,
     TooManyRequests,
     ValidationFailed,
     error_body,
@@ -97,7 +99,7 @@ def _error_response(status: int, examples: dict[str, Any]) -> dict[str, Any]:
         "description": f"{_STATUS_TITLES.get(status, 'Error')}: {codes}.",
         "content": {"application/json": {"examples": dict(sorted(examples.items()))}},
     }
-    if status == TooManyRequests.status_code:
+    if status in (TooManyRequests.status_code, ServiceBusy.status_code):
         response["headers"] = {"Retry-After": _RETRY_AFTER}
     return response
 
@@ -108,11 +110,11 @@ def _examples(response: dict[str, Any]) -> dict[str, Any]:
 
 
 def _implied_errors(route: APIRoute) -> list[type[AppError]]:
-    """What any route of this shape can answer: 401 if it takes the bearer token; 422 and 409 if it
-    takes an Idempotency-Key; 400 (malformed JSON) and 422 if it takes a body; 422 if it takes query or
-    path parameters."""
+    """What any route of this shape can answer: 503 (AWS busy) on every route; 401 if it takes the
+    bearer token; 422 and 409 if it takes an Idempotency-Key; 400 (malformed JSON) and 422 if it takes
+    a body; 422 if it takes query or path parameters."""
     dependants = list(_with_dependencies(route.dependant))
-    implied: list[type[AppError]] = []
+    implied: list[type[AppError]] = [ServiceBusy]  # every route reads or writes DynamoDB
     if any(dependant.call is current_principal for dependant in dependants):
         implied.append(NotAuthenticated)
     if any(dependant.call is idempotency.replay_of for dependant in dependants):
@@ -180,6 +182,34 @@ async def _unhandled_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+class _BusyIsRetryable:
+    """AWS throttling (or not answering) after the SDK's retries is a 503 with Retry-After, not a 500:
+    the client may repeat the request. ASGI middleware, so the error is answered here and not also
+    re-raised and logged as a crash by Starlette's last-resort handler."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = False
+
+        async def watched_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched_send)
+        except Exception as exc:
+            if started or not aws.is_busy(exc):
+                raise
+            logger.warning("AWS busy", extra={"path": scope.get("path"), "error_type": type(exc).__name__})
+            metrics.add_metric(name="aws_busy", unit="Count", value=1)
+            busy = ServiceBusy()
+            response = JSONResponse(error_body(busy.code, busy.message, busy.details), busy.status_code, busy.headers)
+            await response(scope, receive, send)
+
+
 class _App(FastAPI):
     def openapi(self) -> dict[str, Any]:
         if self.openapi_schema is None:
@@ -206,6 +236,7 @@ def create_app(title: str, description: str, routers: Sequence[APIRouter]) -> Fa
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unhandled_error)
+    app.add_middleware(_BusyIsRetryable)
     for router in routers:
         for route in router.routes:
             if isinstance(route, APIRoute):
