@@ -1,12 +1,19 @@
 """The audit trail's vocabulary and its one writer. An event says what happened to which account,
-when, from where (IP, user agent) and in which session; never a code, a password or a token."""
+when, from where (IP, user agent) and in which session; never a code, a password or a token.
+
+An event is written after what it records is done. When DynamoDB is too busy to store it, the
+event goes to the log in full (the log is the trail's fallback, and `audit_events_logged_only`
+counts it), and the request goes on: failing it then would tell the client that a done sign-in
+or password change did not happen, and repeating it would do it twice."""
 
 from __future__ import annotations
 
 from enum import StrEnum
 
 from assisti_auth.settings import get_auth_settings
+from assisti_common import aws
 from assisti_common.db import security_events
+from assisti_common.observability import logger, metrics
 from assisti_common.principal import Client
 
 
@@ -39,13 +46,20 @@ def record(
     method: str | None = None,
     actor_id: str | None = None,
 ) -> None:
-    security_events.record(
-        user_id,
-        event.value,
-        retention_days=get_auth_settings().security_event_days,
-        method=method,
-        ip=client.ip if client else None,
-        user_agent=client.user_agent if client else None,
-        session_id=session_id,
-        actor_id=actor_id,
-    )
+    fields = {
+        "method": method,
+        "ip": client.ip if client else None,
+        "user_agent": client.user_agent if client else None,
+        "session_id": session_id,
+        "actor_id": actor_id,
+    }
+    try:
+        security_events.record(user_id, event.value, retention_days=get_auth_settings().security_event_days, **fields)
+    except Exception as exc:
+        if not aws.is_busy(exc):
+            raise
+        logger.error(
+            "security event not stored; logged instead",
+            extra={"security_event": {"user_id": user_id, "type": event.value, **fields}},
+        )
+        metrics.add_metric(name="audit_events_logged_only", unit="Count", value=1)

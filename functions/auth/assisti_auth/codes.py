@@ -3,8 +3,9 @@
 - 6 digits from `secrets`, stored only as a keyed hash; compared in constant time.
 - Expire after `code_seconds` (checked here, not only by the table's TTL).
 - At most `code_max_attempts` tries, each spent atomically before the comparison, so a burst
-  of guesses in flight compares no more than that; a code works once (a conditional write
-  decides the single winner); a new code voids the old one.
+  of guesses in flight compares no more than that; a code works once: it is used up in the
+  transaction of the write it allows, which decides the single winner and leaves the code for a
+  repeat if that write fails; a new code voids the old one.
 - At most one send per address and purpose every `code_resend_seconds`, and
   `code_sends_per_hour` per hour. The same limits apply whether or not an account exists.
 - At most `code_failures_per_day` wrong codes per address and purpose across all its codes;
@@ -165,9 +166,9 @@ def pending_sign_up(keyring: Keyring, email: str) -> AuthCodeModel | None:
     return store.get_code(code_key(Purpose.SIGN_UP, address_id(keyring, email)))
 
 
-def _check_and_consume(
-    keyring: Keyring, settings: Settings, item: AuthCodeModel | None, code: str, now: float
-) -> AuthCodeModel:
+def _check(keyring: Keyring, settings: Settings, item: AuthCodeModel | None, code: str, now: float) -> AuthCodeModel:
+    """The right code, its try spent. It is used up by the write it allows (store.consume_in, in
+    that write's transaction), so a write that fails leaves it for a repeat of the request."""
     if item is None or item.consumed or item.attempts >= settings.code_max_attempts or now >= item.expires_at:
         raise InvalidCode()
     purpose, address = _key_parts(item.key)
@@ -177,17 +178,16 @@ def _check_and_consume(
     if not constant_time_equal(_hash_code(keyring, item.key, code), item.code_hash):
         _count_failure(purpose, address, now)
         raise InvalidCode()
-    if not store.consume_code(item):
-        raise InvalidCode()
     return item
 
 
 def verify_code(
     keyring: Keyring, settings: Settings, purpose: Purpose, email: str, code: str, now: float | None = None
 ) -> AuthCodeModel:
-    """Consumes the code for (purpose, email). Every failure is the same InvalidCode."""
+    """Checks the code for (purpose, email); the caller's write uses it up. Every failure is the same
+    InvalidCode."""
     item = store.get_code(code_key(purpose, address_id(keyring, email)))
-    return _check_and_consume(keyring, settings, item, code, time.time() if now is None else now)
+    return _check(keyring, settings, item, code, time.time() if now is None else now)
 
 
 def challenge_item(keyring: Keyring, session: str, now: float | None = None) -> AuthCodeModel:
@@ -215,12 +215,12 @@ def challenge_purpose(item: AuthCodeModel) -> Purpose:
 def verify_challenge_code(
     keyring: Keyring, settings: Settings, item: AuthCodeModel, code: str, now: float | None = None
 ) -> AuthCodeModel:
-    """Consumes the code of an EMAIL_OTP challenge."""
-    return _check_and_consume(keyring, settings, item, code, time.time() if now is None else now)
+    """Checks the code of an EMAIL_OTP challenge; the session (or next challenge) uses it up."""
+    return _check(keyring, settings, item, code, time.time() if now is None else now)
 
 
 def issue_password_challenge(
-    keyring: Keyring, settings: Settings, email: str, user_id: str, now: float | None = None
+    keyring: Keyring, settings: Settings, email: str, user_id: str, spending: AuthCodeModel, now: float | None = None
 ) -> str:
     """After an emailed code, a two-factor user's second challenge: no code, only a session, which
     the password must then accompany. Its tries are the password guard's (throttle.py)."""
@@ -236,12 +236,9 @@ def issue_password_challenge(
         expires_at=int(now) + settings.password_challenge_seconds,
         ttl=datetime.fromtimestamp(int(now) + settings.password_challenge_seconds, UTC),
     )
-    store.put_challenge(item)
+    if not store.put_challenge(item, spending):
+        raise InvalidCode()  # the emailed code was used meanwhile, by a request that raced this one
     return f"{Purpose.PASSWORD_CHALLENGE.value}.{address}.{secret}"
-
-
-def consume_challenge(item: AuthCodeModel) -> bool:
-    return store.consume_code(item)
 
 
 def forget_codes(keyring: Keyring, email: str) -> None:

@@ -154,9 +154,11 @@ def confirm_sign_up(email: str, code: str, password: str, client: Client) -> Non
         raise InvalidCode()
     pending = item.pending_password_hash
     if pending is not None and verify_password(pending, password):
-        users.confirm_user(user, pending, item.pending_name)
+        confirmed = users.confirm_user(user, pending, item.pending_name, spending=item)
     else:
-        users.confirm_user(user, hash_password(password), None)
+        confirmed = users.confirm_user(user, hash_password(password), None, spending=item)
+    if not confirmed:
+        raise InvalidCode()  # confirmed, or the code used, by a request that raced this one
     logger.info("account confirmed", extra={"user_id": user.id})
 
 
@@ -181,7 +183,10 @@ def resend_code(email: str) -> None:
 # --- sign-in ---------------------------------------------------------------------------------
 
 
-def _start_session(keyring: Keyring, user: UserModel, client: Client, method: str) -> Tokens:
+def _start_session(
+    keyring: Keyring, user: UserModel, client: Client, method: str, spending: AuthCodeModel | None = None
+) -> Tokens:
+    """`spending`: the challenge answered to get here, used up with the session's creation."""
     settings = get_auth_settings()
     session_id = new_id()
     refresh_token = RefreshToken.new(user.id, session_id)
@@ -194,10 +199,14 @@ def _start_session(keyring: Keyring, user: UserModel, client: Client, method: st
                 refresh_expires_at=int(time.time()) + settings.refresh_token_days * DAY,
                 device=device_label(client.user_agent),
                 ip=client.ip,
-            )
+            ),
+            spending,
         )
-    except sessions.UserNotActive as exc:
-        raise UserDisabled() from exc  # deactivated while this sign-in was in flight
+    except sessions.NotCreated as exc:
+        current = users.get_user(user.id)
+        if current is None or not current.is_active:
+            raise UserDisabled() from exc  # deactivated while this sign-in was in flight
+        raise InvalidSession() from exc  # the challenge was answered by a request that raced this one
     record(Event.SIGN_IN, user.id, client, session_id=session_id, method=method)
     metrics.add_metric(name="sign_ins", unit="Count", value=1)
     logger.info("session started", extra={"user_id": user.id, "session_id": session_id})
@@ -296,10 +305,11 @@ def respond_to_challenge(session: str, code: str | None, password: str | None, c
     if not user.is_active:
         raise UserDisabled()
     if item.proven_factor == PASSWORD:
-        return _start_session(keyring, user, client, method="password+email_code")
+        return _start_session(keyring, user, client, method="password+email_code", spending=item)
     if user.two_factor_enabled:
-        return Challenge(codes.issue_password_challenge(keyring, settings, user.email, user.id), name="PASSWORD")
-    return _start_session(keyring, user, client, method="email_code")
+        session = codes.issue_password_challenge(keyring, settings, user.email, user.id, spending=item)
+        return Challenge(session, name="PASSWORD")
+    return _start_session(keyring, user, client, method="email_code", spending=item)
 
 
 def _answer_password_challenge(keyring: Keyring, item: AuthCodeModel, password: str, client: Client) -> Tokens:
@@ -307,11 +317,9 @@ def _answer_password_challenge(keyring: Keyring, item: AuthCodeModel, password: 
     if user is None:
         raise InvalidSession()
     _require_password(keyring, user, password, client)
-    if not codes.consume_challenge(item):
-        raise InvalidSession()  # answered already, by a request that raced this one
     if not user.is_active:
         raise UserDisabled()
-    return _start_session(keyring, user, client, method="email_code+password")
+    return _start_session(keyring, user, client, method="email_code+password", spending=item)
 
 
 def refresh(token: str, client: Client) -> Tokens:
@@ -397,9 +405,12 @@ def confirm_forgot_password(email: str, code: str, new_password: str, client: Cl
     user = users.get_user(item.user_id) if item.user_id else None
     if user is None:
         raise InvalidCode()
-    users.set_password(user, password_hash)
+    # What may be done twice goes first; the new password and the code's use go last, together, so
+    # a failure anywhere leaves the code for a repeat and no session outlives the reset.
     sessions.revoke_all_sessions(user.id)
     throttle.clear_password_failures(keyring, email)
+    if not users.set_password(user, password_hash, spending=item):
+        raise InvalidCode()  # used by a request that raced this one
     record(Event.PASSWORD_RESET, user.id, client)
     _notify(email, emails.password_reset())
 
@@ -469,13 +480,15 @@ def set_two_factor(principal: Principal, enabled: bool, password: str | None, cl
 
 
 def delete_account(principal: Principal, password: str | None, client: Client) -> None:
-    """Needs a recent sign-in. Everything the user owns goes first, the user row last: a failure can
-    be retried. The audit trail stays until its own expiry, as the record of the deletion."""
+    """Needs a recent sign-in. Everything the user owns goes first, the user row last with this
+    session: a failure can be repeated with the same token. No session can start meanwhile without
+    the user row. The audit trail stays until its own expiry, as the record of the deletion."""
     user = _own_user(principal)
     _require_recent_authentication(principal, user, password, client)
     purge.purge_user_data(user)
     codes.forget_codes(get_keyring(), user.email)
-    users.delete_user(user)
+    sessions.delete_all_sessions(user.id, except_session_id=principal.session_id)
+    users.delete_user(user, principal.session_id)
     record(Event.ACCOUNT_DELETED, user.id, client, session_id=principal.session_id)
     logger.info("account deleted", extra={"user_id": user.id})
     metrics.add_metric(name="accounts_deleted", unit="Count", value=1)

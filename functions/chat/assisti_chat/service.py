@@ -12,6 +12,7 @@ from typing import Any
 from assisti_chat import assistants, commands, llm_client, prompt
 from assisti_chat.quota import QuotaExceeded, next_reset
 from assisti_chat.settings import STORE_SECONDS, get_chat_settings
+from assisti_common import aws
 from assisti_common.db import chat, usage
 from assisti_common.db.models import CategoryModel, MessageModel
 from assisti_common.errors import Conflict, NotFound
@@ -221,12 +222,11 @@ def _answer(message: MessageModel, messages: list[dict[str, str]], deadline: flo
     settings = get_chat_settings()
     try:
         result = llm_client.complete(messages, deadline)
+        _store_answer(message, result)
     except llm_client.LLMFailure as failure:
         chat.record_failure(message, failure.code, failure.message, settings.chat_model, failure.latency_ms)
         logger.warning("LLM answer failed", extra={"error_code": failure.code, "message_id": message.message_id})
         metrics.add_metric(name="llm_failures", unit="Count", value=1)
-        return message
-    _store_answer(message, result)
     return message
 
 
@@ -255,16 +255,28 @@ def _answer_streamed(message: MessageModel, messages: list[dict[str, str]], dead
     _store_answer(message, result)
 
 
+ANSWER_NOT_STORED = ("answer_not_stored", "The answer could not be saved. Retry the message.")
+
+
 def _store_answer(message: MessageModel, result: llm_client.Completion) -> None:
-    chat.record_answer(
-        message,
-        result.text,
-        result.model,
-        result.prompt_tokens,
-        result.completion_tokens,
-        result.latency_ms,
-        usage_estimated=result.usage_estimated,
-    )
+    """Stores the answer and settles the reservation. When DynamoDB is too busy to take it, the
+    message is stored failed and retryable instead (its reservation given back, nothing charged for
+    an answer the user never got), and LLMFailure says so: a message is never left pending."""
+    try:
+        chat.record_answer(
+            message,
+            result.text,
+            result.model,
+            result.prompt_tokens,
+            result.completion_tokens,
+            result.latency_ms,
+            usage_estimated=result.usage_estimated,
+        )
+    except Exception as exc:
+        if not aws.is_busy(exc):
+            raise
+        chat.record_failure(message, *ANSWER_NOT_STORED, result.model, result.latency_ms)
+        raise llm_client.LLMFailure(*ANSWER_NOT_STORED, result.latency_ms) from exc
     metrics.add_metric(name="llm_tokens", unit="Count", value=result.prompt_tokens + result.completion_tokens)
     metrics.add_metric(name="llm_latency", unit="Milliseconds", value=result.latency_ms)
 

@@ -13,6 +13,7 @@ Powertools and its DynamoDB client are imported by the first request that carrie
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
@@ -71,14 +72,38 @@ def replay_of(
 IdempotencyKey = Annotated[Replay, Depends(replay_of)]
 
 
+SAVE_RESULT_BACKOFF_SECONDS = (0.1, 0.3, 0.9)  # after the SDK's own retries
+
+
 @cache
 def _persistence() -> DynamoDBPersistenceLayer:
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
     from assisti_common import aws
+    from assisti_common.observability import logger, metrics
     from assisti_common.settings import get_settings
 
-    return DynamoDBPersistenceLayer(table_name=get_settings().idempotency_table, boto3_client=aws.client("dynamodb"))
+    class PatientPersistenceLayer(DynamoDBPersistenceLayer):
+        """Storing the result comes after the work is done: a throttled write there must not turn a
+        done create into an error (the client would repeat it, find the key still in progress, and
+        once that lapsed, create again). It is tried again, then given up on with the result still
+        returned; the key then stays in progress until the request's time is up."""
+
+        def save_success(self, data: dict[str, Any], result: dict[str, Any]) -> None:
+            for pause in (*SAVE_RESULT_BACKOFF_SECONDS, None):
+                try:
+                    super().save_success(data, result)
+                    return
+                except Exception as exc:
+                    if not aws.is_busy(exc):
+                        raise
+                    if pause is None:
+                        logger.error("idempotent result not stored", extra={"error_type": type(exc).__name__})
+                        metrics.add_metric(name="idempotency_results_not_stored", unit="Count", value=1)
+                        return
+                    time.sleep(pause)
+
+    return PatientPersistenceLayer(table_name=get_settings().idempotency_table, boto3_client=aws.client("dynamodb"))
 
 
 def _produce(request: dict[str, Any], produce: Callable[[], dict[str, Any]]) -> dict[str, Any]:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, PutError
+from pynamodb.transactions import TransactWrite
 
-from assisti_common.db.base import conditional_update, find, is_condition_failure
+from assisti_common.db.base import conditional_update, find, is_condition_failure, transact
 from assisti_common.db.models import AuthCodeModel, CodeFailuresModel, PasswordGuardModel
 
 
@@ -28,9 +30,31 @@ def save_code(item: AuthCodeModel) -> None:
         raise
 
 
-def put_challenge(item: AuthCodeModel) -> None:
-    """A new challenge replaces (voids) any earlier one for the same key, whatever its version."""
-    item.save(add_version_condition=False)
+def put_challenge(item: AuthCodeModel, spending: AuthCodeModel) -> bool:
+    """A new challenge replaces (voids) any earlier one for the same key, whatever its version, and
+    uses up the code that led to it, together. False when that code was used meanwhile."""
+
+    M = AuthCodeModel
+    # An update, not a put: only an update may skip the version condition inside a transaction.
+    replace: list[Any] = [
+        M.user_id.set(item.user_id),
+        M.code_hash.set(item.code_hash),
+        M.session_hash.set(item.session_hash),
+        M.expires_at.set(item.expires_at),
+        M.attempts.set(0),
+        M.consumed.set(False),
+        M.sent_at.set([]),
+        M.ttl.set(item.ttl),
+        M.pending_password_hash.remove(),
+        M.pending_name.remove(),
+        M.proven_factor.remove(),
+    ]
+
+    def build(tx: TransactWrite) -> None:
+        tx.update(AuthCodeModel(item.key), actions=replace, add_version_condition=False)
+        consume_in(tx, spending)
+
+    return transact(build)
 
 
 def reserve_attempt(item: AuthCodeModel, max_attempts: int) -> bool:
@@ -46,12 +70,16 @@ def reserve_attempt(item: AuthCodeModel, max_attempts: int) -> bool:
     )
 
 
-def consume_code(item: AuthCodeModel) -> bool:
-    """Marks the code used. Exactly one caller wins; False for everyone else."""
-    return conditional_update(
+def consume_in(tx: TransactWrite, item: AuthCodeModel) -> None:
+    """Marks the code used inside the transaction of the write it authorizes: the two happen together
+    or not at all, so a write that fails leaves the code usable for a repeat. Of two requests with the
+    same code, one wins. Not versioned: a concurrent wrong guess (which spends a try, bumping the
+    version) must not refuse the right code."""
+    tx.update(
         item,
-        [AuthCodeModel.consumed.set(True)],
-        (AuthCodeModel.code_hash == item.code_hash) & (AuthCodeModel.consumed == False),  # noqa: E712
+        actions=[AuthCodeModel.consumed.set(True)],
+        condition=(AuthCodeModel.code_hash == item.code_hash) & (AuthCodeModel.consumed == False),  # noqa: E712
+        add_version_condition=False,
     )
 
 

@@ -8,13 +8,14 @@ from datetime import UTC, datetime
 
 from pynamodb.transactions import TransactWrite
 
+from assisti_common.db import codes
 from assisti_common.db.base import conditional_update, find, transact
-from assisti_common.db.models import SessionModel, UserModel
+from assisti_common.db.models import AuthCodeModel, SessionModel, UserModel
 
 ROTATED_HASHES_KEPT = 50
 
 
-class UserNotActive(Exception):
+class NotCreated(Exception):
     """The user was deactivated (or deleted) before the session could be stored."""
 
 
@@ -28,9 +29,11 @@ class NewSession:
     ip: str | None
 
 
-def create_session(new: NewSession) -> SessionModel:
+def create_session(new: NewSession, spending: AuthCodeModel | None = None) -> SessionModel:
     """Stores the session only while its user is active, in one transaction: a sign-in that races a
-    deactivation either lands before it (and is revoked by it) or fails here, never survives it."""
+    deactivation either lands before it (and is revoked by it) or fails here, never survives it.
+    `spending` is the challenge that let it start, used up in the same transaction. NotCreated when
+    the user is not active or the challenge was used meanwhile."""
     now = datetime.now(UTC)
     session = SessionModel(
         new.user_id,
@@ -48,9 +51,11 @@ def create_session(new: NewSession) -> SessionModel:
     def build(tx: TransactWrite) -> None:
         tx.condition_check(UserModel, new.user_id, condition=UserModel.is_active == True)  # noqa: E712
         tx.save(session, condition=SessionModel.session_id.does_not_exist())
+        if spending is not None:
+            codes.consume_in(tx, spending)
 
     if not transact(build):
-        raise UserNotActive()
+        raise NotCreated()
     return session
 
 
@@ -113,7 +118,8 @@ def revoke_all_sessions(user_id: str, except_session_id: str | None = None) -> l
     ]
 
 
-def delete_all_sessions(user_id: str) -> None:
+def delete_all_sessions(user_id: str, except_session_id: str | None = None) -> None:
     with SessionModel.batch_write() as batch:
         for session in user_sessions(user_id):
-            batch.delete(session)
+            if session.session_id != except_session_id:
+                batch.delete(session)

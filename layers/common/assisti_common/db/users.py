@@ -10,8 +10,9 @@ from typing import Any
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from assisti_common.db.base import find, transaction_connection
-from assisti_common.db.models import USER_LISTING, UserHandleModel, UserModel
+from assisti_common.db import codes
+from assisti_common.db.base import conditional_update, find, transact, transaction_connection
+from assisti_common.db.models import USER_LISTING, AuthCodeModel, SessionModel, UserHandleModel, UserModel
 from assisti_common.errors import UsernameTaken
 from assisti_common.ids import new_id
 
@@ -90,7 +91,9 @@ def find_user_by_email(email: str) -> UserModel | None:
     return get_user(handle.user_id)
 
 
-def confirm_user(user: UserModel, password_hash: str, name: str | None) -> None:
+def confirm_user(user: UserModel, password_hash: str, name: str | None, spending: AuthCodeModel) -> bool:
+    """Confirms the user and uses up the code that proved the address, together. False when the user
+    was confirmed or the code used meanwhile."""
     actions: list[Any] = [
         UserModel.is_verified.set(True),
         UserModel.is_active.set(True),
@@ -98,11 +101,26 @@ def confirm_user(user: UserModel, password_hash: str, name: str | None) -> None:
     ]
     if name:
         actions.append(UserModel.name.set(name))
-    user.update(actions=actions, condition=UserModel.is_verified == False)  # noqa: E712
+
+    def build(tx: TransactWrite) -> None:
+        tx.update(user, actions=actions, condition=UserModel.is_verified == False)  # noqa: E712
+        codes.consume_in(tx, spending)
+
+    return transact(build)
 
 
-def set_password(user: UserModel, password_hash: str) -> None:
-    user.update(actions=[UserModel.password_hash.set(password_hash)], condition=UserModel.id.exists())
+def set_password(user: UserModel, password_hash: str, spending: AuthCodeModel | None = None) -> bool:
+    """With `spending`, the reset code that allows it is used up in the same transaction. False when
+    the user is gone or the code was used meanwhile."""
+    condition = UserModel.id.exists()
+    if spending is None:
+        return conditional_update(user, [UserModel.password_hash.set(password_hash)], condition)
+
+    def build(tx: TransactWrite) -> None:
+        tx.update(user, actions=[UserModel.password_hash.set(password_hash)], condition=condition)
+        codes.consume_in(tx, spending)
+
+    return transact(build)
 
 
 def set_flags(user: UserModel, **flags: bool) -> None:
@@ -151,8 +169,11 @@ def list_users(limit: int, start_key: dict[str, Any] | None) -> tuple[list[UserM
     return users, page.last_evaluated_key
 
 
-def delete_user(user: UserModel) -> None:
+def delete_user(user: UserModel, session_id: str) -> None:
+    """The user row, its handles and the session deleting it, together: until this succeeds that
+    session still works, so a failed deletion can be repeated."""
     with TransactWrite(connection=transaction_connection()) as tx:
+        tx.delete(SessionModel(user.id, session_id))
         tx.delete(
             UserHandleModel(email_handle(user.email), user_id=user.id), condition=UserHandleModel.user_id == user.id
         )
