@@ -4,9 +4,10 @@ It speaks the real Chat Completions protocol (`POST /v1/chat/completions`, `GET 
 the real `openai` SDK is exercised end to end. Its answers are deterministic and say plainly that
 no model is configured; for the summarizer it gives a real extractive summary. Like a real model it
 stops at `max_tokens` (finish_reason "length"). Tests script failures:
-`server.script("slow", "429", "429:20", "500", "malformed", "empty", "huge", "delay:0.5")` queues
-what the next requests get ("429:20" asks for Retry-After: 20; "huge" is a ~500 KB answer from an
-endpoint that ignores `max_tokens`; "delay:0.5" answers after half a second).
+`server.script("slow", "429", "429:20", "500", "malformed", "empty", "huge", "delay:0.5", "drop")` queues
+what the next requests get ("429:20" asks for Retry-After: 20; "drop" closes the connection halfway
+through the body; "huge" is a ~500 KB answer from an endpoint that ignores `max_tokens`; "delay:0.5"
+answers after half a second).
 
 With `"stream": true` it streams the same answer as server-sent events in the real chunk protocol
 (HTTP/1.1 chunked transfer encoding, flushed per event): a role chunk, one content chunk per token
@@ -127,7 +128,8 @@ class FakeLLM:
 
     def script(self, *behaviours: str) -> None:
         """Queues what the next requests get: ok, slow, delay:SECONDS, 429, 429:RETRY_AFTER, 500, malformed,
-        empty, huge; and for streamed requests also stall:SECONDS (pause after 3 content chunks), drop:N
+        empty, huge, drop (the connection closed halfway through the body); and for streamed requests
+        also stall:SECONDS (pause after 3 content chunks), drop:N
         (close the connection after N content chunks), fail:N (an error event after N content chunks) and
         nousage (no usage chunk even when asked)."""
         with self._lock:
@@ -163,6 +165,17 @@ class FakeLLM:
                 self.end_headers()
                 self.wfile.write(data)
 
+            def _drop_mid_body(self) -> None:
+                """Headers promising a body, half of it, then the connection closed (a dropped link)."""
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", "4096")
+                self.end_headers()
+                self.wfile.write(b'{"id": "x", "object": "chat.completion", "choices": [{"index": 0, "mess')
+                self.wfile.flush()
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+
             def do_GET(self) -> None:
                 if self.path.rstrip("/").endswith("/models"):
                     self._send(200, {"object": "list", "data": [{"id": MODEL, "object": "model", "owned_by": "local"}]})
@@ -193,6 +206,9 @@ class FakeLLM:
                     return
                 elif behaviour == "malformed" and body.get("stream") is not True:
                     self._send(200, None, raw=b'{"id": "x", "choices": [{"message": ')
+                    return
+                elif behaviour == "drop" and body.get("stream") is not True:
+                    self._drop_mid_body()
                     return
                 messages = body.get("messages") or []
                 if behaviour == "huge":

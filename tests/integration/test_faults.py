@@ -12,19 +12,24 @@ The LLM, SES, S3 and SQS faults follow; faults already covered elsewhere are lis
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import pytest
+from botocore.endpoint import Endpoint
 from fastapi.testclient import TestClient
 
+from local.functions import LambdaContext, call_handler, load_handler
 from local.mailbox import Mailbox
 from local.provision import provision
 from tests.conftest import FAKE_LLM, TEMPLATE
 from tests.faults import THROTTLES, DynamoDBFaults, dynamodb_faults
 from tests.helpers import PASSWORD, assert_error, bearer, latest_code, register, sign_in
+from tests.images import encode, text_image
+from tests.integration import test_ocr as ocr
 
 EMAIL = "faults@example.com"
 NEW_PASSWORD = "a different horse battery staple"
@@ -340,3 +345,168 @@ def test_a_throttled_write_is_a_503_and_repeating_the_request_ends_as_if_it_neve
             # Else the request did without the write (a record of what was done: logged instead).
             assert response.status_code == path.status, f"{where}; then: {response.text}"
             path.settled(run, path.follow_up(run, response) if path.follow_up else response)
+
+
+# --- the LLM ----------------------------------------------------------------------------------------
+
+LLM_FAULTS = {
+    # fault: (the stand-in's script, the stored error code)
+    "timeout": (["slow", "slow", "slow"], "llm_timeout"),
+    "429 with Retry-After": (["429:1", "429:1", "429:1"], "llm_rate_limited"),
+    "500": (["500", "500", "500"], "llm_unavailable"),
+    "malformed body": (["malformed"], "llm_bad_response"),
+    "empty answer": (["empty"], "llm_bad_response"),
+    "dropped mid-answer": (["drop", "drop", "drop"], "llm_unreachable"),
+    "stream dropped mid-answer": (["drop:2", "drop:2", "drop:2"], "llm_unreachable"),
+}
+
+
+@pytest.mark.parametrize("fault", LLM_FAULTS)
+def test_a_failing_llm_leaves_the_message_failed_retryable_and_its_tokens_given_back(
+    api: TestClient, ann: dict[str, str], fault: str
+) -> None:
+    script, code = LLM_FAULTS[fault]
+    category = api.post("/categories", json={"name": "LLM faults"}, headers=ann).json()["id"]
+    streamed = fault.startswith("stream")
+    FAKE_LLM.reset()
+    FAKE_LLM.script(*script)
+    sent = api.post(
+        f"/categories/{category}/messages",
+        json={"message": "Explain tides."},
+        headers={**ann, "accept": "text/event-stream"} if streamed else ann,
+    )
+    assert sent.status_code == 201, sent.text
+    (message,) = api.get(f"/categories/{category}/messages", headers=ann).json()["messages"]
+    assert message["status"] == "failed" and message["error"]["code"] == code, message
+    usage = api.get("/me/usage", headers=ann).json()
+    charged = 0 if message["answer"] is None else usage["tokens"]["used"]  # a stream's partial is charged
+    assert usage["tokens"]["used"] == charged and usage["messages"]["used"] == 1  # no reservation held
+
+    FAKE_LLM.reset()
+    retried = api.post(f"/categories/{category}/messages/{message['id']}/retry", headers=ann)
+    assert retried.status_code == 200 and retried.json()["status"] == "answered", retried.text
+    after = api.get("/me/usage", headers=ann).json()
+    assert after["tokens"]["used"] == charged + _tokens(retried.json())
+    assert after["messages"]["used"] == 1  # a retry is the same message
+
+
+# --- SES --------------------------------------------------------------------------------------------
+
+
+@contextmanager
+def ses_down(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """SES unreachable (every try of every send), below botocore's retries."""
+    from botocore.exceptions import EndpointConnectionError
+    from botocore.retries.standard import ExponentialBackoff
+
+    send = Endpoint._send
+
+    def unreachable(endpoint: Endpoint, request: Any) -> Any:
+        if "/v2/email/outbound-emails" in request.url:
+            raise EndpointConnectionError(endpoint_url=request.url)
+        return send(endpoint, request)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Endpoint, "_send", unreachable)
+        patch.setattr(ExponentialBackoff, "delay_amount", lambda self, context: 0)
+        yield
+
+
+@pytest.mark.parametrize(
+    ("ask", "then"),
+    [
+        (lambda api: api.post("/auth/sign-up", json={"email": EMAIL, "password": PASSWORD}), "/auth/confirm-sign-up"),
+        (lambda api: api.post("/auth/forgot-password", json={"email": EMAIL}), "/auth/confirm-forgot-password"),
+    ],
+    ids=["sign-up", "forgot-password"],
+)
+def test_when_ses_fails_the_code_request_is_a_503_and_asking_again_at_once_works(
+    api: TestClient, aws: str, monkeypatch: pytest.MonkeyPatch, ask: Callable[[TestClient], httpx.Response], then: str
+) -> None:
+    run = Run(api, Mailbox())
+    if then == "/auth/confirm-forgot-password":
+        run.registered()
+    with ses_down(monkeypatch):
+        failed = ask(api)
+    assert_error(failed, 503, "service_unavailable")
+    assert run.messages_for(EMAIL) == [] or then == "/auth/confirm-forgot-password"
+
+    again = ask(api)  # not "a code was just sent": the send that failed does not count
+    assert again.status_code in (200, 201), again.text
+    body = {"email": EMAIL, "code": run.code()}
+    body |= {"password": PASSWORD} if then == "/auth/confirm-sign-up" else {"new_password": NEW_PASSWORD}
+    assert api.post(then, json=body).status_code == 200
+
+
+# --- S3 and SQS: the image worker --------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def worker_handler(moto_server: str) -> Any:
+    return load_handler(ocr.WORKER.handler)
+
+
+def _ocr_upload(api: TestClient, headers: dict[str, str], words: list[str]) -> str:
+    created = ocr.create(api, headers)
+    assert ocr.upload(created, encode(text_image(words))).status_code == 204
+    return str(created["item"]["id"])
+
+
+def _settled_done(api: TestClient, headers: dict[str, str], aws: str, item_id: str, label: str) -> None:
+    done = ocr.item(api, headers, item_id)
+    assert done["status"] == "done" and done["label"] == label, done
+    assert [key.split("/")[0] for key in ocr.stored(aws)] == ["images"]  # the kept copy; no upload, no leftovers
+
+
+def test_a_throttled_worker_write_is_redelivered_and_the_item_ends_done(
+    api: TestClient,
+    ann: dict[str, str],
+    aws: str,
+    worker_handler: Any,
+    fresh_account: Callable[[], None],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pump = ocr._pump(aws, ocr.WORKER, worker_handler)
+    item_id = _ocr_upload(api, ann, ["Throttled"])
+    with dynamodb_faults(monkeypatch, DynamoDBFaults()) as recorded:
+        ocr.drain(pump)
+    _settled_done(api, ann, aws, item_id, "Throttled")
+    assert recorded.writes
+    for number, operation in enumerate(recorded.writes, 1):
+        fresh_account()
+        run = Run(api, Mailbox())
+        run.signed_in()
+        item_id = _ocr_upload(api, run.headers, ["Throttled"])
+        with dynamodb_faults(monkeypatch, DynamoDBFaults(fail_write=number)) as faults:
+            pump.poll_once(wait_seconds=0)
+        assert faults.failed == [operation], f"write {number}"
+        ocr.drain(pump)  # SQS delivers the message again
+        _settled_done(api, run.headers, aws, item_id, "Throttled")
+
+
+def test_a_worker_killed_mid_item_is_redelivered_and_the_item_ends_done(
+    api: TestClient, ann: dict[str, str], aws: str, worker_handler: Any
+) -> None:
+    item_id = _ocr_upload(api, ann, ["Killed once"])
+    killed = ocr.QueuePump(ocr.WORKER.queues[0], ocr._claim_then_die, aws, retry_delay=0)
+    killed.poll_once(wait_seconds=0)  # claims the item, keeps a copy of the image, dies
+    assert ocr.item(api, ann, item_id)["status"] == "processing"
+    ocr.drain(ocr._pump(aws, ocr.WORKER, worker_handler))  # the visibility timeout ends: redelivered
+    _settled_done(api, ann, aws, item_id, "Killed once")
+
+
+def test_events_delivered_out_of_order_label_the_last_upload(
+    api: TestClient, ann: dict[str, str], aws: str, worker_handler: Any
+) -> None:
+    """The app uploads again after a dropped connection: two events for the item's key, delivered
+    newest first. The label is the last upload's; the older event is then a no-op."""
+    pump = ocr._pump(aws, ocr.WORKER, worker_handler)
+    created = ocr.create(api, ann)
+    ocr.upload(created, encode(text_image(["First"])))
+    first = ocr._upload_message(pump)
+    ocr.upload(created, encode(text_image(["Second"])))
+    second = ocr._upload_message(pump)
+    for message in (second, first):
+        event = ocr.sqs_event([message], pump.source.queue_arn)
+        assert call_handler(worker_handler, event, LambdaContext("ocr")) == {"batchItemFailures": []}
+    _settled_done(api, ann, aws, created["item"]["id"], "Second")
