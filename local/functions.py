@@ -12,6 +12,7 @@ import asyncio
 import importlib
 import multiprocessing
 import os
+import signal
 import threading
 import time
 import traceback
@@ -63,6 +64,9 @@ def load_handler(handler: str) -> Handler:
 
 
 def _worker_main(connection: Connection, name: str, handler: str, env: dict[str, str]) -> None:
+    # Ctrl-C reaches the whole process group; the stack stops its workers itself (and a worker whose
+    # stack died sees its pipe close), so a worker does not die mid-invocation printing a traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.environ.update(env)
     try:
         module = importlib.import_module(handler.rpartition(".")[0])
@@ -111,11 +115,12 @@ class FunctionWorker:
             args=(child, self.name, self.handler, self.env),
         )
         process.start()
+        self._process = process  # known before it is ready: a stop during the cold start ends it too
         status, detail = parent.recv()
         if status != "ready":
             process.join(1)
             raise FunctionError(f"{self.name} failed to import:\n{detail}")
-        self._process, self._connection = process, parent
+        self._connection = parent
 
     def _call(self, kind: str, payload: Any) -> Any:
         with self._lock:

@@ -100,6 +100,7 @@ class LocalStack:
         self.mailbox = Mailbox(on_new=None if self.quiet else print_mail)
         self.llm_environment: dict[str, str] = {}
         self.fake_llm: FakeLLM | None = None
+        self.aws_started = False
 
     def check_ports(self) -> None:
         """Both ports must be free before anything starts: a taken one (LocalStack holds 4566 by default)
@@ -117,6 +118,7 @@ class LocalStack:
 
     def start_aws(self) -> dict[str, list[str]]:
         self.moto.start()
+        self.aws_started = True
         os.environ.update(local_aws_environment(self.endpoint_url))
         self.template = LocalTemplate(load_template())
         return provision(self.template, self.endpoint_url)
@@ -175,6 +177,12 @@ class LocalStack:
 
     def run(self) -> None:
         self.check_ports()
+        try:  # Ctrl-C (or SIGTERM) at any point of the start-up still stops whatever has started
+            self._start_and_serve()
+        finally:
+            self.stop()
+
+    def _start_and_serve(self) -> None:
         llm_line = self.start_llm()
         created = self.start_aws()
         gateway = self.start_functions()
@@ -198,18 +206,17 @@ class LocalStack:
             )
 
         threading.Thread(target=announce, daemon=True).start()
-        try:
-            server.run()
-        finally:
-            self.stop()
+        server.run()
 
     def stop(self) -> None:
+        """Stops what has started, whatever stage the start-up reached."""
         self.stopping.set()
         for worker in self.workers.values():
             worker.stop()
         for adapter in self.adapters.values():
             adapter.stop()
-        self.moto.stop()
+        if self.aws_started:
+            self.moto.stop()
         if self.fake_llm is not None:
             self.fake_llm.stop()
         if not self.quiet:

@@ -1,12 +1,16 @@
-"""`make dev` under a newcomer's conditions: a port already taken (LocalStack holds 4566 by default)."""
+"""`make dev` under a newcomer's conditions: a port already taken (LocalStack holds 4566 by default),
+Ctrl-C while it starts, and a second stack beside the first."""
 
 from __future__ import annotations
 
+import signal
 import socket
 import subprocess
 import sys
 import time
 
+import httpx
+import psutil
 import pytest
 
 from local.stack import free_port
@@ -28,3 +32,71 @@ def test_a_busy_port_stops_the_stack_at_once_saying_which_and_how_to_move_it(var
     assert result.returncode == 2
     assert time.monotonic() - started < 30  # not a hang
     assert f"Port {busy}" in result.stderr and f"make dev {variable}=" in result.stderr
+
+
+def _stack(port: int, aws_port: int) -> subprocess.Popen[str]:
+    env = {**clean_environment(), "PORT": str(port), "LOCAL_AWS_PORT": str(aws_port), "LOCAL_QUIET": "1"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "local.stack"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,  # its own group: the signal below reaches the stack alone, not via a terminal
+    )
+
+
+@pytest.mark.parametrize("interrupt_once", ["a function process has started", "the streaming server has started"])
+def test_ctrl_c_during_start_up_leaves_no_process_behind(interrupt_once):
+    port = free_port()
+    stack = _stack(port, free_port())
+    parent = psutil.Process(stack.pid)
+    seen: dict[int, psutil.Process] = {}
+
+    def started() -> bool:
+        if interrupt_once.startswith("a function"):
+            return bool(seen)
+        return any("uvicorn" in " ".join(child.cmdline()) for child in seen.values() if child.is_running())
+
+    deadline = time.monotonic() + 90
+    while not started() and time.monotonic() < deadline:
+        seen |= {child.pid: child for child in parent.children(recursive=True)}
+        time.sleep(0.02)
+    with pytest.raises(httpx.TransportError):
+        httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)  # still starting
+    stack.send_signal(signal.SIGINT)
+    try:
+        stack.wait(timeout=60)
+    finally:
+        stack.kill()
+    alive = [child for child in seen.values() if child.is_running() and child.status() != psutil.STATUS_ZOMBIE]
+    assert not alive, [child.cmdline() for child in alive]
+    assert seen, "no child process had started: the test interrupted nothing"
+
+
+def test_two_stacks_side_by_side_each_keep_their_own_data(stack_url):
+    port = free_port()
+    other = _stack(port, free_port())
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 90
+        while True:
+            assert other.poll() is None, other.stdout.read() if other.stdout else ""
+            try:
+                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "the second stack did not become healthy"
+            time.sleep(0.2)
+        email = f"twin-{free_port()}@example.com"
+        assert (
+            httpx.post(f"{url}/auth/sign-up", json={"email": email, "password": "correct horse battery"}).status_code
+            == 201
+        )
+        assert httpx.get(f"{url}/_local/mailbox", params={"to": email}).json()["messages"]
+        assert httpx.get(f"{stack_url}/_local/mailbox", params={"to": email}).json()["messages"] == []
+    finally:
+        other.send_signal(signal.SIGINT)
+        assert other.wait(timeout=30) == 0
