@@ -12,6 +12,7 @@ import asyncio
 import importlib
 import multiprocessing
 import os
+import queue
 import signal
 import threading
 import time
@@ -152,3 +153,61 @@ class FunctionWorker:
             self._process.kill()
             self._process.join(2)
         self._process = self._connection = None
+
+
+class FunctionPool:
+    """An HTTP function's warm containers, as Lambda scales one: a request takes an idle one, or
+    cold-starts a new one while fewer than `concurrency` run, or waits for one to be free. One
+    container still handles one invocation at a time, so a request that sleeps in its handler (a
+    long-poll, auth's timing floor) holds only its own container, never the whole function."""
+
+    def __init__(self, name: str, handler: str, env: dict[str, str], timeout: float, concurrency: int) -> None:
+        self.name, self.handler, self.env, self.timeout = name, handler, env, timeout
+        self.concurrency = max(1, concurrency)
+        self._idle: queue.SimpleQueue[FunctionWorker] = queue.SimpleQueue()
+        self._all: list[FunctionWorker] = []
+        self._lock = threading.Lock()
+
+    def _new_worker(self) -> FunctionWorker:
+        worker = FunctionWorker(self.name, self.handler, self.env, self.timeout)
+        self._all.append(worker)  # tracked before its cold start: a stop meanwhile ends it too
+        return worker
+
+    def start(self) -> None:
+        """The first container, warm before the stack says it is ready; the rest start on demand."""
+        with self._lock:
+            worker = self._new_worker()
+        worker.start()
+        self._idle.put(worker)
+
+    def _take(self) -> FunctionWorker:
+        try:
+            return self._idle.get_nowait()
+        except queue.Empty:
+            pass
+        with self._lock:
+            grow = len(self._all) < self.concurrency
+            worker = self._new_worker() if grow else None
+        if worker is not None:
+            return worker  # its first call cold-starts it, in this request, as in Lambda
+        return self._idle.get()
+
+    def _call(self, call: Callable[[FunctionWorker], Any]) -> Any:
+        worker = self._take()
+        try:
+            return call(worker)
+        finally:
+            self._idle.put(worker)
+
+    def invoke(self, event: dict[str, Any]) -> Any:
+        return self._call(lambda worker: worker.invoke(event))
+
+    def openapi(self) -> dict[str, Any] | None:
+        result: dict[str, Any] | None = self._call(FunctionWorker.openapi)
+        return result
+
+    def stop(self) -> None:
+        with self._lock:
+            workers = list(self._all)
+        for worker in workers:
+            worker.stop()

@@ -8,6 +8,7 @@ import base64
 import json
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -32,6 +33,7 @@ EVENT_STREAM = "text/event-stream"
 HOP_BY_HOP = {"host", "content-length", "transfer-encoding", "connection", "keep-alive"}
 TEXT_TYPES = ("text/", "application/json", "application/xml", "application/x-www-form-urlencoded")
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # API Gateway's own limit
+INVOCATION_THREADS = 64  # requests in flight at once, across every function
 
 
 @dataclass
@@ -147,6 +149,9 @@ class Gateway:
         self.stream_timeout = stream_timeout
         self._stream_client: httpx.AsyncClient | None = None
         self.fake_llm = fake_llm
+        # Its own threads for invocations: requests waiting for a busy function's containers must not
+        # take asyncio's few default threads from requests to idle functions.
+        self.invocations = ThreadPoolExecutor(max_workers=INVOCATION_THREADS, thread_name_prefix="invoke")
 
     def match(self, method: str, path: str) -> tuple[BoundRoute, dict[str, str]] | None:
         for bound in self.routes:
@@ -167,7 +172,7 @@ class Gateway:
             return await self.relay_stream(request, body)
         event = build_event(request, body, bound.route, path_parameters)
         try:
-            result = await asyncio.to_thread(bound.invoke, event)
+            result = await asyncio.get_running_loop().run_in_executor(self.invocations, bound.invoke, event)
         except Exception as exc:  # what API Gateway does when the integration fails
             print(f"[gateway] {bound.function_name} failed: {exc}", flush=True)
             return _error(502, "bad_gateway", "The function failed to answer.")

@@ -24,7 +24,7 @@ from moto.server import ThreadedMotoServer
 
 from local.fake_llm import MODEL as FAKE_MODEL
 from local.fake_llm import FakeLLM
-from local.functions import FunctionWorker
+from local.functions import FunctionPool, FunctionWorker
 from local.gateway import BoundRoute, Gateway
 from local.mailbox import Mail, Mailbox
 from local.provision import provision
@@ -88,7 +88,8 @@ class LocalStack:
     aws_port: int = 4566
     host: str = "127.0.0.1"
     quiet: bool = False
-    workers: dict[str, FunctionWorker] = field(default_factory=dict)
+    concurrency: int = 4  # warm containers per HTTP function at most (LOCAL_CONCURRENCY)
+    workers: dict[str, FunctionWorker | FunctionPool] = field(default_factory=dict)
     adapters: dict[str, WebAdapterFunction] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -139,13 +140,22 @@ class LocalStack:
                     function.logical_id, function.asgi_app, environment, free_port()
                 )
                 continue
-            worker = FunctionWorker(function.logical_id, function.handler, environment, function.timeout)
+            worker: FunctionWorker | FunctionPool
+            if function.routes:  # concurrent requests each get a container, up to the local concurrency
+                worker = FunctionPool(
+                    function.logical_id, function.handler, environment, function.timeout, self.concurrency
+                )
+            else:  # a queue's pump hands it one batch at a time
+                worker = FunctionWorker(function.logical_id, function.handler, environment, function.timeout)
             self.workers[function.logical_id] = worker
             routes += [BoundRoute(route, function.logical_id, worker.invoke) for route in function.routes]
             pumps += [QueuePump(source, worker.invoke, self.endpoint_url) for source in function.queues]
             if function.routes:
                 openapi_sources[function.logical_id] = worker.openapi
-        starting: list[FunctionWorker | WebAdapterFunction] = [*self.workers.values(), *self.adapters.values()]
+        starting: list[FunctionWorker | FunctionPool | WebAdapterFunction] = [
+            *self.workers.values(),
+            *self.adapters.values(),
+        ]
         with ThreadPoolExecutor(max_workers=4) as pool:  # cold-start them all before reporting ready
             list(pool.map(lambda function: function.start(), starting))
         for pump in pumps:
@@ -229,6 +239,7 @@ def main(argv: list[str] | None = None) -> int:
         port=int(os.environ.get("PORT", "3000")),
         aws_port=int(os.environ.get("LOCAL_AWS_PORT", "4566")),
         quiet=os.environ.get("LOCAL_QUIET", "") == "1",
+        concurrency=int(os.environ.get("LOCAL_CONCURRENCY", "4")),
     )
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:

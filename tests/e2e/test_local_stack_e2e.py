@@ -100,3 +100,25 @@ def test_two_stacks_side_by_side_each_keep_their_own_data(stack_url):
     finally:
         other.send_signal(signal.SIGINT)
         assert other.wait(timeout=30) == 0
+
+
+def test_a_long_poll_holds_only_its_own_container_not_the_function(http, messages_for):
+    """As in Lambda, concurrent requests to one function run in separate containers: one user's
+    `?wait=` long-poll does not make another request to the same function wait behind it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.helpers import bearer, register, sign_in
+
+    email = f"poll-{free_port()}@example.com"
+    register(http, messages_for, email)
+    headers = bearer(sign_in(http, email))
+    item = http.post("/ocr", json={"title": "never uploaded"}, headers=headers).json()["item"]["id"]
+    with ThreadPoolExecutor(1) as pool:
+        polling = pool.submit(http.get, f"/ocr/{item}", params={"wait": 6}, headers=headers)
+        time.sleep(0.5)  # the long-poll is in its handler
+        started = time.monotonic()
+        listed = http.get("/ocr", headers=headers)
+        took = time.monotonic() - started
+        assert listed.status_code == 200 and not polling.done()
+        assert polling.result().json()["status"] == "awaiting_upload"
+    assert took < 3, f"GET /ocr waited {took:.1f} s behind the long-poll"
