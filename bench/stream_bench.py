@@ -18,10 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import signal
 import statistics
-import subprocess
 import sys
 import time
 import uuid
@@ -31,8 +28,7 @@ from contextlib import contextmanager
 import httpx
 from openai import OpenAI
 
-from local.stack import free_port
-from local.template import ROOT
+from local.harness import stack_process
 
 PASSWORD = "bench password 123"  # noqa: S105 - a throwaway local user
 GOAL_MS = 50
@@ -40,32 +36,13 @@ GOAL_MS = 50
 
 @contextmanager
 def local_stack(tokens_per_second: float) -> Iterator[str]:
-    port = free_port()
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "ASSISTI_", "OPENAI_"))}
-    env.update(
-        {
-            "PORT": str(port),
-            "LOCAL_AWS_PORT": str(free_port()),
-            "LOCAL_QUIET": "1",
-            "LOCAL_LLM_TOKENS_PER_SECOND": str(tokens_per_second),
-            "ASSISTI_CHAT_DAILY_MESSAGES": "100000",
-            "ASSISTI_CHAT_DAILY_TOKENS": "100000000",
-        }
-    )
-    process = subprocess.Popen([sys.executable, "-m", "local.stack"], cwd=ROOT, env=env)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(900):
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        yield url
-    finally:
-        process.send_signal(signal.SIGINT)
-        process.wait(30)
+    settings = {
+        "LOCAL_LLM_TOKENS_PER_SECOND": str(tokens_per_second),
+        "ASSISTI_CHAT_DAILY_MESSAGES": "100000",
+        "ASSISTI_CHAT_DAILY_TOKENS": "100000000",
+    }
+    with stack_process(settings) as stack:
+        yield stack.url
 
 
 def signed_in(http: httpx.Client) -> dict[str, str]:

@@ -1,6 +1,7 @@
 """Driving the real handlers against local AWS, outside the local stack: moto provisioned from the
-template, real HTTP API v2 events, a user signed up through the real flow. The benchmarks and
-`make deploy-check` share these."""
+template, real HTTP API v2 events, a user signed up through the real flow; and the whole local stack
+as a process of its own (`stack_process`). The benchmarks, `make fuzz`, `make load`, the end-to-end
+tests and `make deploy-check` share these."""
 
 from __future__ import annotations
 
@@ -8,13 +9,18 @@ import json
 import logging
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+import httpx
 
 from local.template import LocalTemplate
 
@@ -123,3 +129,77 @@ def signed_in_user(invoke: Handler, email: str, password: str) -> dict[str, Any]
     response = invoke(http_event("POST", "/auth/sign-in", {"email": email, "password": password}))
     tokens: dict[str, Any] = json.loads(response["body"])
     return tokens
+
+
+def new_user_environment() -> dict[str, str]:
+    """The shell of a new user: none of this process's AWS, LLM or function settings."""
+    wiring = ("AWS_", "ASSISTI_", "OPENAI_", "POWERTOOLS_")
+    return {
+        key: value for key, value in os.environ.items() if not key.startswith(wiring) and not key.endswith("_TABLE")
+    }
+
+
+@dataclass
+class RunningStack:
+    url: str
+    aws_port: int
+    process: subprocess.Popen[bytes]
+
+
+@contextmanager
+def stack_process(
+    settings: dict[str, str] | None = None,
+    *,
+    port: int | None = None,
+    log_path: Path | None = None,
+    ready_seconds: float = 120,
+) -> Iterator[RunningStack]:
+    """`python -m local.stack` as `make dev` runs it from a new user's shell, plus `settings`, on
+    `port` (or a free one) and a free local AWS port; healthy before it is yielded, then stopped with
+    Ctrl-C (SIGINT), and killed only if it has not stopped within 30 s (its exit code is then in
+    `process.returncode`). Its output goes to `log_path`, or nowhere: a pipe nobody reads would fill up
+    and stall it."""
+    from local.stack import free_port
+    from local.template import ROOT
+
+    port, aws_port = port or free_port(), free_port()
+    env = {
+        **new_user_environment(),
+        **(settings or {}),
+        "PORT": str(port),
+        "LOCAL_AWS_PORT": str(aws_port),
+        "LOCAL_QUIET": "1",
+    }
+    if log_path is not None:
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("wb") if log_path is not None else open(os.devnull, "wb") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "local.stack"], cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT
+        )
+    stack = RunningStack(f"http://127.0.0.1:{port}", aws_port, process)
+    where = f"; its output: {log_path}" if log_path is not None else ""
+    try:
+        deadline = time.monotonic() + ready_seconds
+        while not healthy(stack.url):
+            if process.poll() is not None:
+                raise RuntimeError(f"the local stack exited while starting (code {process.returncode}){where}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the local stack was not healthy within {ready_seconds:.0f} s{where}")
+            time.sleep(0.2)
+        yield stack
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)  # Ctrl-C, its normal way to stop
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def healthy(url: str) -> bool:
+    """Whether a local stack answers at `url`."""
+    try:
+        return httpx.get(f"{url}/health", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False

@@ -2,69 +2,31 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from local.stack import free_port
-from local.template import ROOT
+from local.harness import RunningStack, stack_process
 from tests.helpers import MessagesFor
 
 
-def clean_environment() -> dict[str, str]:
-    """The shell of a new user: none of the test process's AWS, LLM or function settings."""
-    wiring = ("AWS_", "ASSISTI_", "OPENAI_", "POWERTOOLS_")
-    return {
-        key: value for key, value in os.environ.items() if not key.startswith(wiring) and not key.endswith("_TABLE")
-    }
+@pytest.fixture(scope="session")
+def running_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    log = tmp_path_factory.mktemp("stack") / "stack.log"
+    with stack_process(log_path=log, ready_seconds=90) as stack:
+        yield stack
+    assert stack.process.returncode == 0, log.read_text()  # Ctrl-C stopped it cleanly
 
 
 @pytest.fixture(scope="session")
-def stack_aws_port() -> int:
-    return free_port()
+def stack_url(running_stack: RunningStack) -> str:
+    return running_stack.url
 
 
 @pytest.fixture(scope="session")
-def stack_url(stack_aws_port: int) -> Iterator[str]:
-    port, aws_port = free_port(), stack_aws_port
-    env = clean_environment()
-    env.update({"PORT": str(port), "LOCAL_AWS_PORT": str(aws_port), "LOCAL_QUIET": "1"})
-    process = subprocess.Popen(
-        [sys.executable, "-m", "local.stack"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while True:
-        if process.poll() is not None:
-            raise RuntimeError(f"the local stack exited early:\n{process.stdout.read() if process.stdout else ''}")
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError("the local stack did not become healthy within 90 s")
-        time.sleep(0.2)
-    yield url
-    process.send_signal(signal.SIGINT)  # Ctrl-C
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        raise
-    assert process.returncode == 0, process.stdout.read() if process.stdout else ""
+def stack_aws_port(running_stack: RunningStack) -> int:
+    return running_stack.aws_port
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ import uuid
 
 import httpx
 
+from local.harness import new_user_environment as clean_environment
 from local.template import ROOT
-from tests.e2e.conftest import clean_environment
 from tests.helpers import PASSWORD, assert_error, bearer, latest_code, register, sign_in
 
 

@@ -13,9 +13,10 @@ import httpx
 import psutil
 import pytest
 
+from local.harness import new_user_environment as clean_environment
+from local.harness import stack_process
 from local.stack import free_port
 from local.template import ROOT
-from tests.e2e.conftest import clean_environment
 
 
 @pytest.mark.parametrize("variable", ["PORT", "LOCAL_AWS_PORT"])
@@ -76,30 +77,13 @@ def test_ctrl_c_during_start_up_leaves_no_process_behind(interrupt_once):
 
 
 def test_two_stacks_side_by_side_each_keep_their_own_data(stack_url):
-    port = free_port()
-    other = _stack(port, free_port())
-    try:
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 90
-        while True:
-            assert other.poll() is None, other.stdout.read() if other.stdout else ""
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "the second stack did not become healthy"
-            time.sleep(0.2)
+    with stack_process() as other:
         email = f"twin-{free_port()}@example.com"
-        assert (
-            httpx.post(f"{url}/auth/sign-up", json={"email": email, "password": "correct horse battery"}).status_code
-            == 201
-        )
-        assert httpx.get(f"{url}/_local/mailbox", params={"to": email}).json()["messages"]
+        signed_up = httpx.post(f"{other.url}/auth/sign-up", json={"email": email, "password": "correct horse battery"})
+        assert signed_up.status_code == 201
+        assert httpx.get(f"{other.url}/_local/mailbox", params={"to": email}).json()["messages"]
         assert httpx.get(f"{stack_url}/_local/mailbox", params={"to": email}).json()["messages"] == []
-    finally:
-        other.send_signal(signal.SIGINT)
-        assert other.wait(timeout=30) == 0
+    assert other.process.returncode == 0
 
 
 def test_a_long_poll_holds_only_its_own_container_not_the_function(http, messages_for):
