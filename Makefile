@@ -7,8 +7,10 @@ STAMP := $(VENV)/.installed
 PORT ?= 3000
 LOCAL_AWS_PORT ?= 4566
 STAGE ?= dev
+USERS ?= 50
+DURATION ?= 60
 
-.PHONY: dev test lint typecheck template-check deploy-check ci bench staff keys install models clean
+.PHONY: dev test lint typecheck template-check deploy-check ci bench load fuzz staff keys install models clean
 
 MODELS := .models/ocr/english_g2.json .models/vision/animals.json
 REQUIREMENTS := requirements/dev.txt requirements/no-deps.txt requirements/models.txt layers/common/requirements.txt \
@@ -65,6 +67,18 @@ bench: $(STAMP) $(MODELS)  ## every benchmark; each reports ratios against a bas
 	$(BIN)/python -m bench.chat_bench
 	$(BIN)/python -m bench.ocr_bench
 	$(BIN)/python -m bench.vision_bench
+
+# USERS simulated app users for DURATION s (Locust, headless) against the stack on PORT, which is
+# started for the run if nothing answers there; SATURATION=1 steps 10 to 200 users instead.
+load: $(STAMP) $(MODELS)
+	$(BIN)/python -m bench.load.run --url http://127.0.0.1:$(PORT) \
+		$(if $(SATURATION),--find-saturation,--users $(USERS) --duration $(DURATION))
+
+# schemathesis against openapi.json through the local stack on PORT (started for the run if nothing
+# answers there): every operation of every function, CASES per function with SEED, stateful phase too.
+fuzz: $(STAMP) $(MODELS)
+	$(BIN)/python -m tools.fuzz --cases $(or $(CASES),1000) --seed $(or $(SEED),1) --url http://127.0.0.1:$(PORT) \
+		--aws-port $(LOCAL_AWS_PORT)
 
 staff: $(STAMP)  ## make EMAIL a staff user: `make staff EMAIL=a@b.c` (local) or add STACK=assisti-dev
 	@test -n "$(EMAIL)" || { echo "usage: make staff EMAIL=you@example.com [STACK=assisti-dev]"; exit 2; }

@@ -7,7 +7,7 @@ import asyncio
 import base64
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
+from starlette.types import Receive, Scope, Send
 from swagger_ui_bundle import swagger_ui_path
 
 from assisti_common.errors import error_body
@@ -249,7 +250,6 @@ class Gateway:
         return page
 
     def app(self) -> Starlette:
-        methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
         return Starlette(
             routes=[
                 Route("/health", self.health, methods=["GET"]),
@@ -258,6 +258,19 @@ class Gateway:
                 Route("/_local/mailbox", self.mailbox_route, methods=["GET"]),
                 Route("/_local/llm", self.llm_route, methods=["POST"]),
                 Mount("/_local/swagger", StaticFiles(directory=swagger_ui_path)),
-                Route("/{path:path}", self.dispatch, methods=methods),
+                Route("/{path:path}", _EveryMethod(self.dispatch)),
             ]
         )
+
+
+class _EveryMethod:
+    """The API's catch-all as a plain ASGI endpoint, which Starlette routes whatever the method: TRACE,
+    CONNECT and extension methods reach `dispatch` too, and a method no route takes is a 404 in the one
+    error shape (API Gateway's answer when nothing matches), never Starlette's plain-text 405."""
+
+    def __init__(self, handle: Callable[[Request], Awaitable[Response]]) -> None:
+        self.handle = handle
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = await self.handle(Request(scope, receive))
+        await response(scope, receive, send)

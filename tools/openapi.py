@@ -31,6 +31,37 @@ DESCRIPTION = (
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 SCHEMA_REF = "#/components/schemas/"
 
+_IMAGE_ITEMS = ("/ocr", "/vision/animals", "/vision/road-signs")
+# OpenAPI links: the response that gives an id, and the operations that take it. A client (and the
+# stateful phase of `make fuzz`) follows them from a create to what can be done with what it created.
+# (method, path, status) -> ([(method, path) of each target], {parameter: runtime expression}).
+LINKS: dict[tuple[str, str, str], tuple[list[tuple[str, str]], dict[str, str]]] = {
+    ("POST", "/categories", "201"): (
+        [
+            ("GET", "/categories/{category_id}"),
+            ("PATCH", "/categories/{category_id}"),
+            ("DELETE", "/categories/{category_id}"),
+            ("GET", "/categories/{category_id}/messages"),
+            ("POST", "/categories/{category_id}/messages"),
+        ],
+        {"path.category_id": "$response.body#/id"},
+    ),
+    ("POST", "/categories/{category_id}/messages", "201"): (
+        [
+            ("DELETE", "/categories/{category_id}/messages/{message_id}"),
+            ("POST", "/categories/{category_id}/messages/{message_id}/retry"),
+        ],
+        {"path.category_id": "$response.body#/category_id", "path.message_id": "$response.body#/id"},
+    ),
+    **{
+        ("POST", items, "201"): (
+            [(method, f"{items}/{{item_id}}") for method in ("GET", "PATCH", "DELETE")],
+            {"path.item_id": "$response.body#/item/id"},
+        )
+        for items in _IMAGE_ITEMS
+    },
+}
+
 
 def http_functions() -> list[Function]:
     """The functions behind the HTTP API, in template order."""
@@ -59,12 +90,35 @@ def merge(documents: Mapping[str, dict[str, Any] | None]) -> dict[str, Any]:
             _add_all(paths.setdefault(path, {}), item, f"{name}: path {path}")
         for section, merged in components.items():
             _add_all(merged, document.get("components", {}).get(section, {}), f"{name}: {section}")
+    _add_links(paths)
     return {
         "openapi": "3.1.0",
         "info": {"title": TITLE, "version": VERSION, "description": DESCRIPTION},
         "paths": paths,
         "components": {section: merged for section, merged in components.items() if merged},
     }
+
+
+def _add_links(paths: dict[str, dict[str, Any]]) -> None:
+    """LINKS, for the routes the merged documents have (a partial merge, in tests, has only some)."""
+    for (method, path, status), (targets, parameters) in LINKS.items():
+        response = paths.get(path, {}).get(method.lower(), {}).get("responses", {}).get(status)
+        if response is None:
+            continue
+        links = response.setdefault("links", {})
+        for target_method, target_path in targets:
+            target = paths.get(target_path, {}).get(target_method.lower())
+            if target is None:
+                raise ValueError(f"LINKS: {method} {path} links to {target_method} {target_path}, which is no route")
+            links[target["operationId"]] = {
+                "operationId": target["operationId"],
+                "parameters": {
+                    name: expression
+                    for name, expression in parameters.items()
+                    if f"{{{name.removeprefix('path.')}}}" in target_path
+                },
+                "description": f"{target_method} {target_path} with what this created.",
+            }
 
 
 def _add_all(into: dict[str, Any], items: Mapping[str, Any], where: str) -> None:

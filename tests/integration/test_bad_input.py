@@ -45,6 +45,12 @@ def test_unknown_routes_and_methods(api):
     assert_error(api.get("/auth/sign-in"), 404)  # API Gateway has no GET route for it
 
 
+@pytest.mark.parametrize("method", ["TRACE", "PROPFIND", "PUT"])
+@pytest.mark.parametrize("path", ["/categories", "/ocr/01a1b2c3", "/me"])
+def test_a_method_no_route_takes_is_a_404_in_the_common_error_shape(api, ann, method, path):
+    assert_error(api.request(method, path, headers=ann), 404, "not_found")
+
+
 def test_no_code_password_or_token_is_ever_logged(api, messages_for):
     log = io.StringIO()
     previous = logger.registered_handler.setStream(log)  # type: ignore[attr-defined]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -94,3 +95,38 @@ def test_each_status_is_documented_where_the_code_can_answer_it(committed: dict[
         assert {"429", "503"} <= statuses(f"POST /auth/{emailing}"), emailing
     assert not statuses("POST /auth/sign-up") & {"401", "403", "404"}
     assert statuses("GET /me/usage") == {"401", "503"}
+
+
+def test_each_create_links_to_every_operation_that_takes_what_it_created(committed: dict[str, Any]) -> None:
+    by_id = {operation["operationId"]: key for key, operation in operations(committed).items()}
+    takes = {
+        ("POST", "/categories"): "/categories/{category_id}",
+        ("POST", "/categories/{category_id}/messages"): "/categories/{category_id}/messages/{message_id}",
+        ("POST", "/ocr"): "/ocr/{item_id}",
+        ("POST", "/vision/animals"): "/vision/animals/{item_id}",
+        ("POST", "/vision/road-signs"): "/vision/road-signs/{item_id}",
+    }
+    for (method, path), prefix in takes.items():
+        links = operations(committed)[(method, path)]["responses"]["201"]["links"]
+        targets = {by_id[link["operationId"]] for link in links.values()}
+        # every operation on what was created (and under it, with no id of its own besides)
+        wanted = {
+            key
+            for key in operations(committed)
+            if key[1].startswith(prefix) and key[1].count("{") == prefix.count("{") and key != (method, path)
+        }
+        assert targets == wanted, (method, path)
+        for link in links.values():
+            target_path = by_id[link["operationId"]][1]
+            taken = {name.removeprefix("path.") for name in link["parameters"]}
+            assert {f"{{{name}}}" for name in taken} == set(re.findall(r"\{\w+\}", target_path)), link
+            assert all(expression.startswith("$response.body#/") for expression in link["parameters"].values())
+
+
+def test_each_error_example_has_the_details_that_error_answers_with(committed: dict[str, Any]) -> None:
+    from assisti_common.idempotency import IdempotencyKeyReused
+
+    for (method, path), operation in operations(committed).items():
+        examples = _errors(operation).get("422", {}).get("content", {}).get("application/json", {}).get("examples", {})
+        if IdempotencyKeyReused.code in examples:
+            assert examples[IdempotencyKeyReused.code]["value"]["error"].get("details") is None, (method, path)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Literal
 
-from email_validator import EmailNotValidError, validate_email
+from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from assisti_common.text import BLANK, WHITESPACE, Text
 
 # A few of the most common passwords: a policy that allows these allows nothing useful.
 COMMON_PASSWORDS = frozenset(
@@ -39,24 +42,53 @@ def normalize_email(value: str) -> str:
 
 
 def check_password(value: str) -> str:
-    if value.strip() != value or not value:
+    if value.strip(WHITESPACE) != value or not value:
         raise ValueError("must not start or end with spaces")
     if value.lower() in COMMON_PASSWORDS:
         raise ValueError("is too common")
     return value
 
 
-EmailAddress = Annotated[str, StringConstraints(max_length=254), AfterValidator(normalize_email)]
-NewPassword = Annotated[str, StringConstraints(min_length=8, max_length=256), AfterValidator(check_password)]
+def _any_case(word: str) -> str:
+    return "".join(f"[{c.upper()}{c}]" if c.isalpha() else re.escape(c) for c in word)
+
+
+# check_password as JSON Schema says it: no space first or last, and none of COMMON_PASSWORDS in any case.
+_COMMON = "|".join(_any_case(word) for word in sorted(COMMON_PASSWORDS))
+NEW_PASSWORD_SCHEMA = {"not": {"pattern": f"^{BLANK}|{BLANK}$|^(?:{_COMMON})$"}}
+
+# email_validator refuses special-use domains, which cannot receive mail (SPECIAL_USE_DOMAIN_NAMES).
+_SPECIAL_USE = "|".join(_any_case(name) for name in SPECIAL_USE_DOMAIN_NAMES)
+EMAIL_SCHEMA = {"format": "email", "not": {"pattern": f"@(?:[^@]*\\.)?(?:{_SPECIAL_USE})$"}}
+
+EmailAddress = Annotated[
+    str,
+    StringConstraints(max_length=254),
+    AfterValidator(normalize_email),
+    Field(
+        description="An address that can receive mail: not at a special-use domain (.test, .local, .invalid …).",
+        json_schema_extra=EMAIL_SCHEMA,
+    ),
+]
+NewPassword = Annotated[
+    str,
+    StringConstraints(min_length=8, max_length=256),
+    AfterValidator(check_password),
+    Field(
+        description="8 to 256 characters, no space first or last, not one of the most common passwords.",
+        json_schema_extra=NEW_PASSWORD_SCHEMA,
+    ),
+]
 Password = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 Code = Annotated[str, StringConstraints(pattern=r"^\d{6}$")]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
+Name = Annotated[str, Text(max_length=100)]
 Username = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.]{3,30}$")]
 Bio = Annotated[str, StringConstraints(max_length=1000)]
 
 
 class Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Strict: a JSON value of another type than the document says is a 422, never coerced (0 is no false).
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class SignUpIn(Body):
@@ -84,6 +116,16 @@ class SignInIn(Body):
 
 
 class ChallengeResponseIn(Body):
+    # Exactly one answer, as _one_answer checks (null is no answer).
+    model_config = ConfigDict(
+        json_schema_extra={
+            "oneOf": [
+                {"required": ["code"], "properties": {"code": {"type": "string"}}},
+                {"required": ["password"], "properties": {"password": {"type": "string"}}},
+            ]
+        }
+    )
+
     session: Annotated[str, StringConstraints(min_length=1, max_length=512)]
     code: Code | None = Field(None, description="For an EMAIL_OTP challenge: the emailed code.")
     password: Password | None = Field(None, description="For a PASSWORD challenge (two-factor): the password.")

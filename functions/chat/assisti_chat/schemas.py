@@ -5,24 +5,36 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from assisti_chat.assistants import ASSISTANTS
+from assisti_chat.assistants import ASSISTANTS, NEEDS_LANGUAGE
 from assisti_chat.settings import get_chat_settings
+from assisti_common.text import Text
 
 AssistantName = Literal["general", "summarizer", "grammar", "language_tutor", "science", "coder"]
 assert set(AssistantName.__args__) == set(ASSISTANTS)  # type: ignore[attr-defined]
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-Language = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=40)]
+Name = Annotated[str, Text(max_length=100, min_length=1)]
+Language = Annotated[str, Text(max_length=40, min_length=2)]
 Instructions = Annotated[str, StringConstraints(max_length=2000)]
+# The limit is the deployment's (ASSISTI_CHAT_MAX_MESSAGE_CHARS), read once at cold start like every setting.
+Message = Annotated[str, Text(max_length=get_chat_settings().chat_max_message_chars, min_length=1, trim=False)]
 
 
 class Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Strict: a JSON value of another type than the document says is a 422, never coerced (0 is no false).
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class CategoryIn(Body):
+    # assistants.check_choice: the language tutor needs a language (LanguageRequired).
+    model_config = ConfigDict(
+        json_schema_extra={
+            "if": {"required": ["assistant"], "properties": {"assistant": {"const": NEEDS_LANGUAGE}}},
+            "then": {"required": ["language"], "properties": {"language": {"type": "string"}}},
+        }
+    )
+
     name: Name
     assistant: AssistantName = "general"
     language: Language | None = None
@@ -40,16 +52,7 @@ class CategoryPatchIn(Body):
 
 
 class MessageIn(Body):
-    message: str = Field(description="The user's message, or a command such as /help.")
-
-    @model_validator(mode="after")
-    def _bounded(self) -> MessageIn:
-        if not self.message.strip():
-            raise ValueError("the message is empty")
-        limit = get_chat_settings().chat_max_message_chars
-        if len(self.message) > limit:
-            raise ValueError(f"the message is over {limit} characters")
-        return self
+    message: Message = Field(description="The user's message, or a command such as /help.")
 
 
 class CategoryOut(BaseModel):

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 from fastapi import Depends, Header, Request
 
@@ -34,6 +34,7 @@ KEPT_SECONDS = 24 * 3600
 class IdempotencyKeyReused(ValidationFailed):
     code = "idempotency_key_reused"
     message = "This Idempotency-Key was used for a different request. Use a new key for a new request."
+    details_example: ClassVar[Any] = None  # answered without field errors (not ValidationFailed's example)
 
 
 class RequestInProgress(Conflict):

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
 
 from fastapi import APIRouter, Query, status
-from pydantic import BaseModel, ConfigDict, StringConstraints, create_model
+from pydantic import BaseModel, ConfigDict, create_model
 
 from assisti_common import idempotency, lazy
 from assisti_common.errors import InvalidCursor, NotFound
@@ -18,6 +18,7 @@ from assisti_common.idempotency import IdempotencyKey
 from assisti_common.image_jobs.kinds import KINDS, Kind
 from assisti_common.image_jobs.settings import MAX_WAIT_SECONDS, get_image_settings
 from assisti_common.image_jobs.storage import IMAGE_TYPES
+from assisti_common.text import Text
 
 if TYPE_CHECKING:
     from assisti_common.db.models import ImageItemModel
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 else:
     items = lazy.module("assisti_common.image_jobs.items")
 
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Title = Annotated[str, Text(max_length=200, min_length=1)]
 ContentType = Literal["image/jpeg", "image/png", "image/webp", "image/bmp", "image/tiff"]
 assert set(ContentType.__args__) == set(IMAGE_TYPES)  # type: ignore[attr-defined]
 
