@@ -10,7 +10,7 @@ from assisti_common.db.models import SessionModel
 from assisti_common.db.users import find_user_by_email
 from assisti_common.keys import get_keyring
 from assisti_common.settings import get_settings
-from tests.helpers import assert_error, bearer, register, sign_in
+from tests.helpers import assert_error, bearer, past_the_refresh_retry_window, register, sign_in
 
 
 def _claims(token: str) -> dict:
@@ -35,12 +35,30 @@ def test_refresh_rotates_and_reusing_a_rotated_token_revokes_the_session(api, me
     assert second["refresh_token"] != first["refresh_token"]
     assert api.get("/me", headers=bearer(second)).status_code == 200
 
-    # The old refresh token shows up again: theft. The whole session dies.
+    # The old refresh token shows up again, past the window for a lost answer: theft. The session dies.
+    past_the_refresh_retry_window()
     assert_error(
         api.post("/auth/refresh", json={"refresh_token": first["refresh_token"]}), 401, "invalid_refresh_token"
     )
     assert_error(api.post("/auth/refresh", json={"refresh_token": second["refresh_token"]}), 401)
     assert_error(api.get("/me", headers=bearer(second)), 401, "not_authenticated")
+
+
+def test_a_refresh_repeated_after_its_answer_was_lost_rotates_again_and_keeps_the_session(api, messages_for):
+    register(api, messages_for, "eli@example.com")
+    first = sign_in(api, "eli@example.com")
+    api.post("/auth/refresh", json={"refresh_token": first["refresh_token"]})  # the answer never arrives
+    repeated = api.post("/auth/refresh", json={"refresh_token": first["refresh_token"]})
+    assert repeated.status_code == 200, repeated.text
+    again = api.post("/auth/refresh", json={"refresh_token": first["refresh_token"]})  # a second retry
+    assert again.status_code == 200, again.text
+    assert api.get("/me", headers=bearer(again.json())).status_code == 200
+    newest = api.post("/auth/refresh", json={"refresh_token": again.json()["refresh_token"]})
+    assert newest.status_code == 200 and api.get("/me", headers=bearer(newest.json())).status_code == 200
+
+    past_the_refresh_retry_window()  # once the window is over, the first token is theft again
+    assert_error(api.post("/auth/refresh", json={"refresh_token": first["refresh_token"]}), 401)
+    assert_error(api.get("/me", headers=bearer(newest.json())), 401, "not_authenticated")
 
 
 def test_a_garbage_refresh_token_does_not_revoke_the_session(api, messages_for):

@@ -323,23 +323,33 @@ def _answer_password_challenge(keyring: Keyring, item: AuthCodeModel, password: 
 
 
 def refresh(token: str, client: Client) -> Tokens:
-    """Rotates the refresh token. An already-rotated one revokes the whole session (token theft)."""
-    keyring = get_keyring()
+    """Rotates the refresh token. An already-rotated one revokes the whole session (token theft),
+    except the one the last rotation replaced, within `refresh_retry_seconds` of it: that is a client
+    repeating a refresh whose answer it never got, and it is rotated again."""
+    keyring, settings = get_keyring(), get_auth_settings()
+    now = time.time()
     presented = RefreshToken.parse(token)
     session = sessions.get_session(presented.user_id, presented.session_id)
     if session is None or session.revoked:
         raise InvalidRefreshToken()
     presented_hash = presented.hashed(keyring)
-    if any(constant_time_equal(presented_hash, old) for old in session.rotated_hashes):
+    is_retry = (
+        session.retry_hash is not None
+        and constant_time_equal(presented_hash, session.retry_hash)
+        and now < (session.retry_until or 0)
+    )
+    if not is_retry and any(constant_time_equal(presented_hash, old) for old in session.rotated_hashes):
         _revoke_for_reuse(session, client)
-    if not constant_time_equal(presented_hash, session.refresh_hash) or time.time() >= session.refresh_expires_at:
+    current = is_retry or constant_time_equal(presented_hash, session.refresh_hash)
+    if not current or now >= session.refresh_expires_at:
         raise InvalidRefreshToken()
     user = users.get_user(session.user_id)
     if user is None or not user.is_active:
         raise InvalidRefreshToken()
     rotated = RefreshToken.new(session.user_id, session.session_id)
-    expires_at = int(time.time()) + get_auth_settings().refresh_token_days * DAY
-    if not sessions.rotate_refresh(session, rotated.hashed(keyring), expires_at):
+    expires_at = int(now) + settings.refresh_token_days * DAY
+    retry_until = None if is_retry else int(now) + settings.refresh_retry_seconds
+    if not sessions.rotate_refresh(session, rotated.hashed(keyring), expires_at, retry_until):
         _revoke_for_reuse(session, client)  # the same token was used twice at once
     return _tokens(keyring, session.user_id, session.session_id, rotated)
 

@@ -27,6 +27,9 @@ class AuthSettings(FunctionSettings):
     # What can't be undone (delete the account, two-factor off, a new password) needs a sign-in at
     # most this old on the session, or the password given again.
     reauth_seconds: int = Field(300, ge=30, le=3600, validation_alias="ASSISTI_REAUTH_SECONDS")
+    # A refresh whose answer was lost (a dropped connection) may be repeated with the same token
+    # this long after it; later, a replaced token presented again is theft and ends the session.
+    refresh_retry_seconds: int = Field(30, ge=0, le=120, validation_alias="ASSISTI_REFRESH_RETRY_SECONDS")
     security_event_days: int = Field(90, ge=1, le=3650, validation_alias="ASSISTI_SECURITY_EVENT_DAYS")
 
     # Wrong passwords: after `free` failures each try waits twice as long, capped so that a

@@ -131,6 +131,10 @@ class SessionModel(Model):
     refresh_expires_at = NumberAttribute()
     # Hashes of rotated refresh tokens: presenting one again means theft, so the session dies.
     rotated_hashes = ListAttribute[str](of=UnicodeAttribute, default=list)  # type: ignore[arg-type]
+    # The token the last rotation replaced, and until when presenting it again is a retry of that
+    # rotation (its answer lost on the way), not theft.
+    retry_hash = UnicodeAttribute(null=True)
+    retry_until = NumberAttribute(null=True)
     revoked = BooleanAttribute(default=False)
     ttl = TTLAttribute()
 

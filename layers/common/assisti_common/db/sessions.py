@@ -63,12 +63,20 @@ def get_session(user_id: str, session_id: str) -> SessionModel | None:
     return find(SessionModel, user_id, session_id)
 
 
-def rotate_refresh(session: SessionModel, new_hash: str, new_expires_at: int) -> bool:
-    """Swaps in the new refresh hash only if the old one is still current. False when it lost a race."""
+def rotate_refresh(session: SessionModel, new_hash: str, new_expires_at: int, retry_until: int | None) -> bool:
+    """Swaps in the new refresh hash only if the current one is still current. False when it lost a
+    race. `retry_until`: the replaced token may be presented again until then, as a retry; None when
+    this rotation is itself such a retry (the window stays that of the first)."""
     rotated = [*session.rotated_hashes, session.refresh_hash][-ROTATED_HASHES_KEPT:]
+    retry = (
+        [SessionModel.retry_hash.set(session.refresh_hash), SessionModel.retry_until.set(retry_until)]
+        if retry_until is not None
+        else []
+    )
     return conditional_update(
         session,
         [
+            *retry,
             SessionModel.refresh_hash.set(new_hash),
             SessionModel.rotated_hashes.set(rotated),
             SessionModel.refresh_expires_at.set(new_expires_at),
