@@ -28,7 +28,7 @@ from contextlib import contextmanager
 import httpx
 from openai import OpenAI
 
-from local.harness import stack_process
+from local.harness import newest_code, stack_process
 
 PASSWORD = "bench password 123"  # noqa: S105 - a throwaway local user
 GOAL_MS = 50
@@ -48,8 +48,7 @@ def local_stack(tokens_per_second: float) -> Iterator[str]:
 def signed_in(http: httpx.Client) -> dict[str, str]:
     email = f"bench-{uuid.uuid4().hex[:8]}@example.com"
     http.post("/auth/sign-up", json={"email": email, "password": PASSWORD}).raise_for_status()
-    mail = http.get("/_local/mailbox", params={"to": email}).json()["messages"][0]["text"]
-    code = next(word.strip(".") for word in mail.split() if word.strip(".").isdigit() and len(word.strip(".")) == 6)
+    code = newest_code(mail["text"] for mail in http.get("/_local/mailbox", params={"to": email}).json()["messages"])
     http.post("/auth/confirm-sign-up", json={"email": email, "code": code, "password": PASSWORD}).raise_for_status()
     tokens = http.post("/auth/sign-in", json={"email": email, "password": PASSWORD}).json()
     return {"authorization": f"Bearer {tokens['access_token']}"}

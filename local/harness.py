@@ -14,7 +14,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,6 +116,16 @@ def _wait_for_port(port: int, seconds: float = 30) -> None:
                 return
         time.sleep(0.1)
     raise TimeoutError(f"moto did not listen on port {port} within {seconds} s")
+
+
+def newest_code(texts: Iterable[str]) -> str | None:
+    """The 6-digit code in the newest mail that has one (`texts` newest first, as the mailbox lists
+    them), or None."""
+    for text in texts:
+        found = CODE.search(text)
+        if found:
+            return found.group(1)
+    return None
 
 
 def signed_in_user(invoke: Handler, email: str, password: str) -> dict[str, Any]:

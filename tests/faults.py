@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -54,8 +54,11 @@ class DynamoDBFaults:
     fail_write: int | None = None
     writes: list[str] = field(default_factory=list)
     _invocations: list[str] = field(default_factory=list)
-    failed: list[str] = field(default_factory=list)  # the operation of the write it throttled
-    attempts_failed: int = 0  # that write's tries, the SDK's retries included
+
+    @property
+    def failed(self) -> list[str]:
+        """The operation of the write it throttled, if it came to it."""
+        return self.writes[self.fail_write - 1 : self.fail_write] if self.fail_write else []
 
     def answer(self, request: AWSRequest) -> AWSResponse | None:
         operation = dynamodb_operation(request)
@@ -66,26 +69,43 @@ class DynamoDBFaults:
             self._invocations.append(invocation)
             self.writes.append(operation)
         number = self._invocations.index(invocation) + 1
-        if number != self.fail_write:
-            return None
-        self.attempts_failed += 1
-        if len(self.failed) < 1:
-            self.failed.append(operation)
-        return throttle_response(request, self.code)
+        return throttle_response(request, self.code) if number == self.fail_write else None
 
 
 @contextmanager
-def dynamodb_faults(monkeypatch: pytest.MonkeyPatch, faults: DynamoDBFaults) -> Iterator[DynamoDBFaults]:
-    """Every botocore client in this process (PynamoDB's and boto3's) goes through `faults`; the SDK's
-    back-off is skipped so a test does not sleep through it."""
+def botocore_answers(
+    monkeypatch: pytest.MonkeyPatch, answer: Callable[[AWSRequest], AWSResponse | None]
+) -> Iterator[None]:
+    """Every request any botocore client in this process sends (PynamoDB's and boto3's) goes first to
+    `answer`, which may answer it, raise as the network would, or let it through (None). The SDK's
+    back-off is skipped so a test does not sleep through its retries."""
     from botocore.retries.standard import ExponentialBackoff
 
     send = Endpoint._send
 
-    def faulty_send(endpoint: Endpoint, request: AWSRequest) -> AWSResponse:
-        return faults.answer(request) or send(endpoint, request)
+    def answered_send(endpoint: Endpoint, request: AWSRequest) -> AWSResponse:
+        return answer(request) or send(endpoint, request)
 
     with monkeypatch.context() as patch:
-        patch.setattr(Endpoint, "_send", faulty_send)
+        patch.setattr(Endpoint, "_send", answered_send)
         patch.setattr(ExponentialBackoff, "delay_amount", lambda self, context: 0)
+        yield
+
+
+@contextmanager
+def dynamodb_faults(monkeypatch: pytest.MonkeyPatch, faults: DynamoDBFaults) -> Iterator[DynamoDBFaults]:
+    with botocore_answers(monkeypatch, faults.answer):
         yield faults
+
+
+@contextmanager
+def ses_down(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """SES unreachable (every try of every send)."""
+    from botocore.exceptions import EndpointConnectionError
+
+    def unreachable(request: AWSRequest) -> None:
+        if "/v2/email/outbound-emails" in request.url:
+            raise EndpointConnectionError(endpoint_url=request.url)
+
+    with botocore_answers(monkeypatch, unreachable):
+        yield

@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
 
-CODE = re.compile(r"\b(\d{6})\b")
+from local.harness import newest_code
+
 PASSWORD = "correct horse battery staple"
 
 MessagesFor = Callable[[str], list[dict[str, Any]]]
 
 
 def latest_code(messages_for: MessagesFor, email: str) -> str:
-    for message in messages_for(email):  # newest first
-        found = CODE.search(message["text"])
-        if found:
-            return found.group(1)
-    raise AssertionError(f"no code was mailed to {email}")
+    code = newest_code(message["text"] for message in messages_for(email))
+    assert code is not None, f"no code was mailed to {email}"
+    return code
 
 
 def register(api: Any, messages_for: MessagesFor, email: str, password: str = PASSWORD, name: str = "") -> None:

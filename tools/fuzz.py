@@ -44,13 +44,13 @@ from urllib.parse import urlparse
 
 import httpx
 
-from local.harness import healthy, new_user_environment, stack_process
+from assisti_common.errors import ERROR_CODE_PATTERN
+from local.harness import healthy, new_user_environment, newest_code, stack_process
 from local.template import ROOT
 from tools.openapi import DOCUMENT_PATH, http_functions, operations
 
 REPORT_DIR = ROOT / ".fuzz"
 PASSWORD = "fuzzing correct horse battery"  # noqa: S105 - the fuzzer's own throwaway local users
-CODE = re.compile(r"\b(\d{6})\b")
 
 # Checks left out, and why (every other schemathesis check runs):
 EXCLUDED_CHECKS = {
@@ -73,7 +73,7 @@ STACK_SETTINGS = {
 
 # --- the common error body ------------------------------------------------------------------------
 
-ERROR_CODE = re.compile(r"^[a-z][a-z0-9_]*$")
+ERROR_CODE = re.compile(ERROR_CODE_PATTERN)
 
 
 def error_body_problems(status: int, content_type: str, content: bytes) -> list[str]:
@@ -146,11 +146,10 @@ class Accounts:
     def latest_code(self, email: str) -> str:
         response = self.client.get("/_local/mailbox", params={"to": email})
         _expect(response, 200)
-        for message in response.json()["messages"]:  # newest first
-            found = CODE.search(message["text"])
-            if found:
-                return found.group(1)
-        raise RuntimeError(f"no code was mailed to {email}")
+        code = newest_code(message["text"] for message in response.json()["messages"])
+        if code is None:
+            raise RuntimeError(f"no code was mailed to {email}")
+        return code
 
     def sign_in(self, email: str) -> str | None:
         """An access token, or None when the account cannot sign in with its password any more

@@ -24,7 +24,6 @@ import io
 import json
 import os
 import random
-import re
 import time
 import uuid
 from collections import Counter
@@ -54,9 +53,9 @@ from bench.load import (
     USAGE,
     WAIT_OCR,
 )
+from local.harness import newest_code
 
 PASSWORD = "load test password 123"  # noqa: S105 - throwaway accounts on a local stack
-CODE = re.compile(r"\b(\d{6})\b")
 # API Gateway gives an integration 30 s: anything slower is a 504 in AWS, so an error here too.
 REQUEST_TIMEOUT_SECONDS = 30.0
 WAIT_SECONDS = 20  # the API's own long-poll ceiling (`?wait=`, MAX_WAIT_SECONDS)
@@ -236,10 +235,9 @@ class AppUser(HttpUser):
         short retries cover a slow mailbox rather than failing at once)."""
         for _ in range(5):
             body = self.call(MAILBOX, 200, params={"to": email})
-            for message in (body or {}).get("messages", []):  # newest first
-                found = CODE.search(message["text"])
-                if found:
-                    return found.group(1)
+            code = newest_code(message["text"] for message in (body or {}).get("messages", []))
+            if code is not None:
+                return code
             time.sleep(0.5)
         report(NO_CODE, 0.0, RuntimeError("no code was mailed within 2.5 s"))
         return None

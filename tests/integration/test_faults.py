@@ -12,21 +12,19 @@ The LLM, SES, S3 and SQS faults follow; faults already covered elsewhere are lis
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import pytest
-from botocore.endpoint import Endpoint
 from fastapi.testclient import TestClient
 
 from local.functions import LambdaContext, call_handler, load_handler
 from local.mailbox import Mailbox
 from local.provision import provision
 from tests.conftest import FAKE_LLM, TEMPLATE
-from tests.faults import THROTTLES, DynamoDBFaults, dynamodb_faults
+from tests.faults import THROTTLES, DynamoDBFaults, dynamodb_faults, ses_down
 from tests.helpers import PASSWORD, assert_error, bearer, latest_code, register, sign_in
 from tests.images import encode, text_image
 from tests.integration import test_ocr as ocr
@@ -391,25 +389,6 @@ def test_a_failing_llm_leaves_the_message_failed_retryable_and_its_tokens_given_
 
 
 # --- SES --------------------------------------------------------------------------------------------
-
-
-@contextmanager
-def ses_down(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """SES unreachable (every try of every send), below botocore's retries."""
-    from botocore.exceptions import EndpointConnectionError
-    from botocore.retries.standard import ExponentialBackoff
-
-    send = Endpoint._send
-
-    def unreachable(endpoint: Endpoint, request: Any) -> Any:
-        if "/v2/email/outbound-emails" in request.url:
-            raise EndpointConnectionError(endpoint_url=request.url)
-        return send(endpoint, request)
-
-    with monkeypatch.context() as patch:
-        patch.setattr(Endpoint, "_send", unreachable)
-        patch.setattr(ExponentialBackoff, "delay_amount", lambda self, context: 0)
-        yield
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -222,11 +223,13 @@ def _answer(message: MessageModel, messages: list[dict[str, str]], deadline: flo
     settings = get_chat_settings()
     try:
         result = llm_client.complete(messages, deadline)
-        _store_answer(message, result)
     except llm_client.LLMFailure as failure:
         chat.record_failure(message, failure.code, failure.message, settings.chat_model, failure.latency_ms)
         logger.warning("LLM answer failed", extra={"error_code": failure.code, "message_id": message.message_id})
         metrics.add_metric(name="llm_failures", unit="Count", value=1)
+        return message
+    with contextlib.suppress(llm_client.LLMFailure):  # not stored: _store_answer stored it failed instead
+        _store_answer(message, result)
     return message
 
 
@@ -276,6 +279,7 @@ def _store_answer(message: MessageModel, result: llm_client.Completion) -> None:
         if not aws.is_busy(exc):
             raise
         chat.record_failure(message, *ANSWER_NOT_STORED, result.model, result.latency_ms)
+        logger.warning("LLM answer not stored", extra={"message_id": message.message_id})
         raise llm_client.LLMFailure(*ANSWER_NOT_STORED, result.latency_ms) from exc
     metrics.add_metric(name="llm_tokens", unit="Count", value=result.prompt_tokens + result.completion_tokens)
     metrics.add_metric(name="llm_latency", unit="Milliseconds", value=result.latency_ms)

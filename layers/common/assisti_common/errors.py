@@ -178,9 +178,12 @@ class ServiceBusy(DependencyUnavailable):
         super().__init__(details={"retry_after_seconds": seconds}, headers={"Retry-After": str(seconds)})
 
 
+ERROR_CODE_PATTERN = r"^[a-z][a-z0-9_]*$"  # stable, snake_case
+
+
 class ErrorDetail(BaseModel):
     code: str = Field(
-        pattern=r"^[a-z][a-z0-9_]*$",
+        pattern=ERROR_CODE_PATTERN,
         description="What went wrong, for code to branch on: stable, snake_case.",
         examples=["not_found"],
     )

@@ -149,9 +149,13 @@ def _request_id(request: Request) -> str | None:
     return (event.get("requestContext") or {}).get("requestId")
 
 
+def _json_answer(error: AppError) -> JSONResponse:
+    return JSONResponse(error_body(error.code, error.message, error.details), error.status_code, headers=error.headers)
+
+
 async def _app_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AppError)
-    return JSONResponse(error_body(exc.code, exc.message, exc.details), exc.status_code, headers=exc.headers)
+    return _json_answer(exc)
 
 
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
@@ -205,9 +209,7 @@ class _BusyIsRetryable:
                 raise
             logger.warning("AWS busy", extra={"path": scope.get("path"), "error_type": type(exc).__name__})
             metrics.add_metric(name="aws_busy", unit="Count", value=1)
-            busy = ServiceBusy()
-            response = JSONResponse(error_body(busy.code, busy.message, busy.details), busy.status_code, busy.headers)
-            await response(scope, receive, send)
+            await _json_answer(ServiceBusy())(scope, receive, send)
 
 
 class _App(FastAPI):
