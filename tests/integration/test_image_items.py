@@ -31,7 +31,7 @@ def test_deleting_an_item_while_the_worker_finishes_it_leaves_no_image(aws, monk
         passes.append(item)
         if len(passes) == 1:
             storage.put_object(kept, b"the checked image", "image/png")
-            assert image_items.finish_done(claimed, "the-worker", "label", None, {}, kept)
+            assert image_items.write(image_items.finishing_done(claimed, "the-worker", "label", None, {}, kept))
         return delete_item(item)
 
     monkeypatch.setattr(image_items, "delete_item", worker_finishes_first)

@@ -13,8 +13,10 @@ from skimage import data as photos
 from local.functions import LambdaContext, call_handler, load_handler
 from local.pump import QueuePump
 from tests.conftest import TEMPLATE
+from tests.faults import THROTTLES, WRITES, botocore_answers, dynamodb_operation, throttle_response
 from tests.helpers import assert_error
 from tests.images import encode, jpeg_with_corrupt_exif, sliver
+from tests.integration import test_ocr as ocr
 
 WORKER = next(function for function in TEMPLATE.functions() if function.logical_id == "VisionWorkerFunction")
 
@@ -146,35 +148,60 @@ def _upload(api, headers, path: str, payload: bytes) -> str:
     return str(created["item"]["id"])
 
 
-def test_one_batch_settles_each_upload_on_its_own(api, ann, aws, vision_handler, monkeypatch):
-    """A batch of 8 as the queue delivers it: good photos, a corrupt file, a duplicate delivery and a
-    result write that fails. The claims, reads and writes overlap the model; each record still gets
-    its own outcome, and only the one whose write failed goes back to the queue."""
-    from assisti_common.db import image_items
+def _received(aws: str, count: int) -> list[dict[str, Any]]:
+    """`count` messages from the worker's queue, as a Lambda event source would take them."""
+    sqs = boto3.client("sqs", region_name="us-east-1", endpoint_url=aws)
+    queue_url = sqs.get_queue_url(QueueName=WORKER.queues[0].queue_name)["QueueUrl"]
+    messages: list[dict[str, Any]] = []
+    while len(messages) < count:
+        batch = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, AttributeNames=["All"])
+        messages += batch.get("Messages", [])
+    return messages
+
+
+def _requests(record: list[str], answer: Any = None) -> Any:
+    """A botocore answerer (tests.faults.botocore_answers) that records each request the worker makes
+    (not the SDK's retries of it) as its DynamoDB operation or S3 method, and lets `answer` answer it."""
+
+    def recording(request: Any) -> Any:
+        operation = dynamodb_operation(request)
+        if "attempt=1;" not in str(request.headers.get("amz-sdk-request", b"attempt=1;")):
+            pass
+        elif operation is not None:
+            record.append(operation)
+        elif "/uploads/" in request.url or "/images/" in request.url or "?delete" in request.url:
+            record.append(f"S3 {request.method}{' delete' if '?delete' in request.url else ''}")
+        return answer(request) if answer is not None else None
+
+    return recording
+
+
+@pytest.mark.parametrize("duplicated", [False, True], ids=["distinct uploads", "with a duplicate delivery"])
+def test_one_batch_settles_each_upload_on_its_own(api, ann, aws, vision_handler, monkeypatch, duplicated):
+    """A batch as the queue delivers it: good photos, a corrupt file, maybe a duplicate delivery, and a
+    result write DynamoDB throttles through all the SDK's retries. The batch's results are one
+    transaction (or one write each, when an item appears twice); the throttled one is written on its
+    own, so each record still gets its own outcome, and only the one whose write failed goes back."""
     from local.pump import sqs_event
 
     cat, coffee = encode(Image.fromarray(photos.chelsea()), "JPEG"), encode(Image.fromarray(photos.coffee()), "JPEG")
     good = [_upload(api, ann, "/vision/animals", cat if index % 2 else coffee) for index in range(5)]
     corrupt = _upload(api, ann, "/vision/animals", b"\xff\xd8\xff\xe0 a truncated JPEG")
     unlucky = _upload(api, ann, "/vision/animals", cat)
-    sqs = boto3.client("sqs", region_name="us-east-1", endpoint_url=aws)
-    queue_url = sqs.get_queue_url(QueueName=WORKER.queues[0].queue_name)["QueueUrl"]
-    messages: list[dict[str, Any]] = []
-    while len(messages) < 7:
-        batch = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, AttributeNames=["All"])
-        messages += batch.get("Messages", [])
-    duplicate = {**messages[0], "MessageId": "duplicate-of-the-first"}  # SQS delivers at least once
-    finish_done = image_items.finish_done
+    messages = _received(aws, 7)
+    first = next(message for message in messages if good[0] in message["Body"])
+    duplicate = [{**first, "MessageId": "duplicate-of-the-first"}] if duplicated else []
 
-    def failing_for_unlucky(item, *args, **kwargs):
-        if item.item_id == unlucky:
-            raise RuntimeError("DynamoDB went away")
-        return finish_done(item, *args, **kwargs)
+    def throttling_unlucky_result(request: Any) -> Any:  # its claim goes through; its result does not
+        body = request.body.decode() if isinstance(request.body, bytes) else str(request.body or "")
+        if dynamodb_operation(request) in WRITES and unlucky in body and '"done"' in body:
+            return throttle_response(request, THROTTLES[0])
+        return None
 
-    monkeypatch.setattr(image_items, "finish_done", failing_for_unlucky)
-    event = sqs_event([*messages, duplicate], WORKER.queues[0].queue_arn)
-
-    response = call_handler(vision_handler, event, LambdaContext("vision"))
+    made: list[str] = []
+    with botocore_answers(monkeypatch, _requests(made, throttling_unlucky_result)):
+        event = sqs_event([*messages, *duplicate], WORKER.queues[0].queue_arn)
+        response = call_handler(vision_handler, event, LambdaContext("vision"))
 
     unlucky_message = next(message["MessageId"] for message in messages if unlucky in message["Body"])
     assert response == {"batchItemFailures": [{"itemIdentifier": unlucky_message}]}
@@ -183,3 +210,36 @@ def test_one_batch_settles_each_upload_on_its_own(api, ann, aws, vision_handler,
     assert [items[item_id]["group"] for item_id in good] == [None, "cat", None, "cat", None]
     assert items[corrupt]["status"] == "failed" and items[corrupt]["error"]["code"] == "corrupt_image"
     assert items[unlucky]["status"] == "processing"  # claimed, not written: the retry will finish it
+    transactions = made.count("TransactWriteItems")
+    assert transactions == (0 if duplicated else 2), made  # the claims; the results (then each alone)
+
+
+def test_a_batch_claims_together_writes_its_results_together_and_deletes_in_one_request(
+    api, ann, aws, vision_handler, monkeypatch
+):
+    """Each request costs the worker a few ms of CPU, more than a road sign's inference: a batch of 8
+    makes one claim transaction, one result transaction and one delete, besides each image's read
+    and kept copy. One item is deleted before the batch runs: the claim transaction drops it and claims
+    the rest, and nothing is left of it."""
+    from local.pump import sqs_event
+
+    cat = encode(Image.fromarray(photos.chelsea()), "JPEG")
+    uploaded = [_upload(api, ann, "/vision/animals", cat) for _ in range(8)]
+    messages = _received(aws, 8)
+    assert api.delete(f"/vision/animals/{uploaded[3]}", headers=ann).status_code == 204
+    made: list[str] = []
+    with botocore_answers(monkeypatch, _requests(made)):
+        response = call_handler(vision_handler, sqs_event(messages, WORKER.queues[0].queue_arn), LambdaContext("v"))
+
+    assert response == {"batchItemFailures": []}
+    assert sorted(made) == sorted(
+        ["TransactWriteItems"] * 2  # the claims: refused with the deleted item, then made without it
+        + ["S3 GET"] * 8  # each upload read (the deleted item's, gone, while its claim was made)
+        + ["S3 PUT"] * 7  # each checked image kept
+        + ["TransactWriteItems"]  # the results
+        + ["GetItem"]  # the deleted item, read: does it name a kept copy of this delivery's?
+        + ["S3 POST delete"]  # every upload, at once
+    ), made
+    for item_id in [*uploaded[:3], *uploaded[4:]]:
+        assert api.get(f"/vision/animals/{item_id}", headers=ann).json()["status"] == "done"
+    assert sorted(key.split("/")[0] for key in ocr.stored(aws)) == ["images"] * 7  # no upload is left

@@ -30,5 +30,6 @@ def read(image: Image.Image) -> JobResult:
 
 # OCR reads at full resolution; one upload is read and decoded ahead while the model works (the model
 # takes a second or more, so one is enough to hide the round trips, and a phone photo is ~36 MB decoded).
-worker = ImageJobWorker({Kind.OCR: read}, lookahead=1)
+# Each label is written as soon as it is read: the first user of a batch does not wait for the others.
+worker = ImageJobWorker({Kind.OCR: read}, lookahead=1, settle_as_done=True)
 handler = worker.lambda_handler

@@ -4,18 +4,21 @@ touches a deleted item."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from pynamodb.exceptions import DeleteError
+from pynamodb.exceptions import DeleteError, PynamoDBException, TransactWriteError
+from pynamodb.transactions import TransactWrite
 
-from assisti_common.db.base import conditional_update, find, is_condition_failure
+from assisti_common.db.base import conditional_update, find, is_condition_failure, transaction_connection
 from assisti_common.db.models import ImageItemModel
 from assisti_common.ids import new_id
 
 AWAITING_UPLOAD, PROCESSING, DONE, FAILED = "awaiting_upload", "processing", "done", "failed"
 TERMINAL = (DONE, FAILED)
+TRANSACTION_ITEMS = 100  # DynamoDB's limit on the writes in one transaction
 
 
 def partition_key(owner_id: str, kind: str) -> str:
@@ -52,7 +55,8 @@ def list_items(
 
 
 def rename(item: ImageItemModel, title: str) -> bool:
-    return _update(item, [ImageItemModel.title.set(title)], ImageItemModel.item_id.exists())
+    actions = [ImageItemModel.title.set(title), ImageItemModel.updated_at.set(datetime.now(UTC))]
+    return conditional_update(item, actions, ImageItemModel.item_id.exists())
 
 
 def delete_item(item: ImageItemModel) -> bool:
@@ -78,24 +82,73 @@ def claim_by_key(owner_id: str, kind: str, item_id: str, claim_id: str) -> Image
 def claim(item: ImageItemModel, claim_id: str) -> bool:
     """awaiting_upload -> processing, or takes over a processing item whose worker died (its message
     came back). False for done, failed or deleted items: the event is then a no-op."""
-    return _update(
+    return write(_claiming(item, claim_id))
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A delivery (`claim_id`) asking for the item its upload names."""
+
+    owner_id: str
+    kind: str
+    item_id: str
+    claim_id: str
+
+
+def claim_together(claims: Sequence[Claim]) -> list[ImageItemModel | None] | None:
+    """claim_by_key for every claim in one transaction instead of one write each (a batch of uploads):
+    the claimed items (as the claim left them: processing, held by the claim), None where the item is
+    missing, done or failed. Returns None when the claims must be made one by one instead: an item
+    asked for twice, a conflict with another writer, throttling."""
+    items = [
+        ImageItemModel(
+            partition_key(claim.owner_id, claim.kind),
+            claim.item_id,
+            owner_id=claim.owner_id,
+            kind=claim.kind,
+            status=PROCESSING,
+            claim=claim.claim_id,
+        )
+        for claim in claims
+    ]
+    written = write_together([_claiming(item, claim.claim_id) for item, claim in zip(items, claims, strict=True)])
+    if written is None:
+        return None
+    return [item if claimed else None for item, claimed in zip(items, written, strict=True)]
+
+
+@dataclass(frozen=True)
+class Write:
+    """One conditional update of an item, ready to make alone (`write`) or in a transaction with
+    others (`write_together`). `status` and `image_key`: what the item holds once it is made."""
+
+    item: ImageItemModel
+    actions: list[Any]
+    condition: Any
+    status: str
+    image_key: str | None = None
+
+
+def _claiming(item: ImageItemModel, claim_id: str) -> Write:
+    return _write(
         item,
         [ImageItemModel.status.set(PROCESSING), ImageItemModel.claim.set(claim_id)],
         ImageItemModel.status.is_in(AWAITING_UPLOAD, PROCESSING),
+        PROCESSING,
     )
 
 
-def finish_done(
+def finishing_done(
     item: ImageItemModel,
     claim_id: str,
     label: str,
     confidence: float | None,
     result: dict[str, Any],
     image_key: str,
-) -> bool:
+) -> Write:
     """processing -> done, with the key of the image the label was read from, only for the delivery
     that holds the claim."""
-    return _update(
+    return _write(
         item,
         [
             ImageItemModel.status.set(DONE),
@@ -107,15 +160,17 @@ def finish_done(
             ImageItemModel.error_message.remove(),
         ],
         (ImageItemModel.status == PROCESSING) & (ImageItemModel.claim == claim_id),
+        DONE,
+        image_key,
     )
 
 
-def finish_failed(item: ImageItemModel, code: str, message: str, claim_id: str | None = None) -> bool:
+def finishing_failed(item: ImageItemModel, code: str, message: str, claim_id: str | None = None) -> Write:
     """-> failed, from any state but done/failed (and, with claim_id, only for its holder)."""
     condition = ImageItemModel.status.is_in(AWAITING_UPLOAD, PROCESSING)
     if claim_id is not None:
         condition = condition & (ImageItemModel.claim == claim_id)
-    return _update(
+    return _write(
         item,
         [
             ImageItemModel.status.set(FAILED),
@@ -123,12 +178,69 @@ def finish_failed(item: ImageItemModel, code: str, message: str, claim_id: str |
             ImageItemModel.error_message.set(message),
         ],
         condition,
+        FAILED,
     )
 
 
-def _update(item: ImageItemModel, actions: list[Any], condition: Any) -> bool:
+def finish_failed(item: ImageItemModel, code: str, message: str, claim_id: str | None = None) -> bool:
+    return write(finishing_failed(item, code, message, claim_id))
+
+
+def write(change: Write) -> bool:
+    """Makes one write: True when made (the item is refreshed: PynamoDB asks for ALL_NEW), False when
+    its condition failed."""
+    return conditional_update(change.item, change.actions, change.condition)
+
+
+def write_together(changes: Sequence[Write]) -> list[bool] | None:
+    """Makes `changes` in as few transactions as DynamoDB allows (one, for a batch of uploads) instead of
+    one request each: True for each write made, False for each whose condition failed. A transaction
+    is all or nothing, so the writes whose conditions failed are dropped and the rest tried again.
+    None when the writes must be made one by one instead: an item twice, a conflict, throttling.
+    (Items are not refreshed: a transaction returns nothing; `Write.status` says what each now holds.)"""
+    if len({(change.item.partition, change.item.item_id) for change in changes}) < len(changes):
+        return None  # DynamoDB refuses two writes to one item in a transaction
+    made: dict[int, bool] = {}
+    for start in range(0, len(changes), TRANSACTION_ITEMS):
+        pending = list(range(start, min(start + TRANSACTION_ITEMS, len(changes))))
+        while pending:
+            failed = _transaction(changes, pending)
+            if failed is None:
+                return None
+            if not failed:
+                made.update(dict.fromkeys(pending, True))
+                break
+            made.update(dict.fromkeys(failed, False))
+            pending = [index for index in pending if index not in failed]
+    return [made[index] for index in range(len(changes))]
+
+
+def _transaction(changes: Sequence[Write], indexes: list[int]) -> set[int] | None:
+    """One transaction of the writes at `indexes`: the set of those whose condition failed (nothing was
+    written if it is not empty), or None if it was cancelled for any other reason."""
+    try:
+        with TransactWrite(connection=transaction_connection()) as tx:
+            for index in indexes:
+                change = changes[index]
+                tx.update(change.item, actions=change.actions, condition=change.condition)
+    except TransactWriteError as exc:
+        reasons = exc.cancellation_reasons or []
+        codes = [reason.code if reason is not None else "None" for reason in reasons]
+        if len(codes) != len(indexes) or not set(codes) <= {"ConditionalCheckFailed", "None"}:
+            return None
+        if "ConditionalCheckFailed" not in codes:
+            return None
+        return {index for index, code in zip(indexes, codes, strict=True) if code == "ConditionalCheckFailed"}
+    except PynamoDBException:
+        return None  # throttled, or the transaction could not be sent: each write is tried alone
+    return set()
+
+
+def _write(
+    item: ImageItemModel, actions: list[Any], condition: Any, status: str, image_key: str | None = None
+) -> Write:
     actions = [*actions, ImageItemModel.updated_at.set(datetime.now(UTC))]
-    return conditional_update(item, actions, condition & ImageItemModel.item_id.exists())
+    return Write(item, actions, condition & ImageItemModel.item_id.exists(), status, image_key)
 
 
 def all_items(owner_id: str, kind: str) -> Iterator[ImageItemModel]:

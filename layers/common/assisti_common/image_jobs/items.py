@@ -82,15 +82,24 @@ def purge_user_items(owner_id: str) -> None:
 
 def release(key: storage.ImageKey, claim_id: str, settled: ImageItemModel | None = None) -> None:
     """A delivery (`claim_id`) is through with an upload: deletes what no one waits for, given the item
-    as it now stands (`settled`: as this delivery's own write left it; otherwise read). The claim's kept
-    copy goes unless the item names it; the upload goes unless the item is still `processing`: another
-    delivery took it over, is reading the upload, and releases it when it settles."""
-    item = settled if settled is not None else image_items.get_item(key.owner_id, key.kind, key.item_id)
-    kept = key.kept(claim_id)
-    if item is None or item.image_key != kept:
-        storage.delete_object(kept)
-    if item is None or item.status != image_items.PROCESSING:
-        storage.delete_object(key)
+    as it now stands (`settled`: as this delivery's own write left it; otherwise read)."""
+    status, kept = (settled.status, settled.image_key) if settled is not None else where_it_stands(key)
+    delete_objects(leftovers(key, claim_id, status, kept))
+
+
+def where_it_stands(key: storage.ImageKey) -> tuple[str | None, str | None]:
+    """The status of the upload's item and the kept image it names, read (None, None: it is gone)."""
+    item = image_items.get_item(key.owner_id, key.kind, key.item_id)
+    return (item.status, item.image_key) if item is not None else (None, None)
+
+
+def leftovers(key: storage.ImageKey, claim_id: str, status: str | None, image_key: str | None) -> list[str]:
+    """What a delivery through with an upload leaves for deleting, given the item's `status` and the
+    kept image it names (None, None: the item is gone). The claim's kept copy goes unless the item
+    names it; the upload goes unless the item is still `processing`: another delivery took it over,
+    is reading the upload, and releases it when it settles."""
+    keys = [] if image_key == key.kept(claim_id) else [key.kept(claim_id)]
+    return keys if status == image_items.PROCESSING else [*keys, str(key)]
 
 
 def _delete(item: ImageItemModel | None) -> None:
@@ -98,9 +107,14 @@ def _delete(item: ImageItemModel | None) -> None:
     may finish the item meanwhile, naming a newly kept image; the item then stays, and the next pass
     deletes that image too (an item is finished once, so there are at most two passes)."""
     while item is not None:
-        storage.delete_object(image_key(item))
-        if item.image_key:
-            storage.delete_object(item.image_key)
+        delete_objects([str(image_key(item)), *([item.image_key] if item.image_key else [])])
         if image_items.delete_item(item):
             return
         item = image_items.get_item(item.owner_id, item.kind, item.item_id)
+
+
+def delete_objects(keys: list[str]) -> None:
+    """Deletes `keys` (one request), or raises if S3 kept any: the caller's step is then repeated."""
+    failed = storage.delete_objects(keys)
+    if failed:
+        raise RuntimeError(f"S3 did not delete {len(failed)} of {len(keys)} object(s)")

@@ -101,5 +101,18 @@ def put_object(key: str, data: bytes, content_type: str) -> None:
     s3().put_object(Bucket=get_settings().uploads_bucket, Key=key, Body=data, ContentType=content_type)
 
 
-def delete_object(key: ImageKey | str) -> None:
-    s3().delete_object(Bucket=get_settings().uploads_bucket, Key=str(key))
+DELETE_OBJECTS_KEYS = 1000  # S3's limit on the keys of one DeleteObjects request
+
+
+def delete_objects(keys: list[str]) -> set[str]:
+    """Deletes `keys` with one request per thousand (a missing key counts as deleted, as S3 has it):
+    returns the keys S3 could not delete."""
+    unique = list(dict.fromkeys(keys))
+    failed: set[str] = set()
+    for start in range(0, len(unique), DELETE_OBJECTS_KEYS):
+        chunk = unique[start : start + DELETE_OBJECTS_KEYS]
+        answer = s3().delete_objects(
+            Bucket=get_settings().uploads_bucket, Delete={"Objects": [{"Key": key} for key in chunk], "Quiet": True}
+        )
+        failed.update(error["Key"] for error in answer.get("Errors", []) if "Key" in error)
+    return failed

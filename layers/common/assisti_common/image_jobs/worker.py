@@ -13,11 +13,17 @@ item is gone or finished is deleted unread, and the delivery that settles an ite
 A delivery that lost its claim to another (a duplicate, or a second upload, took the item over) leaves
 the upload to that delivery, which is reading it.
 
-The round trips overlap the model instead of queueing behind it. For each upload the claim (DynamoDB)
-and the read and decode (S3, Pillow) run at the same time on a small thread pool, up to `lookahead`
-uploads ahead of the one the model is working on; each result is written on the pool while the model
-goes on to the next upload, and the batch answers once every write has landed. The model itself runs
-on the handler's thread, one image at a time, with the threads its session was given.
+A batch makes as few requests as it can, because each costs the worker CPU (botocore and PynamoDB
+building, signing and parsing it: a few ms, more than a road-sign model's whole inference): the
+batch's claims are one DynamoDB transaction, its results another, and what it deletes one S3
+DeleteObjects. Only the read of each upload and the kept copy are one request per image. A write
+that a transaction cannot make (throttled, or in conflict with another writer) is made on its own,
+so each record still gets its own outcome.
+
+The round trips overlap the model instead of queueing behind it: each upload is read and decoded on a
+small thread pool, up to `lookahead` uploads ahead of the one the model is working on, and each kept
+copy is written on the pool while the model goes on. The model itself runs on the handler's thread,
+one image at a time, with the threads its session was given.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -41,9 +47,10 @@ from assisti_common.image_jobs.events import Upload, uploads_in
 from assisti_common.image_jobs.images import ImageRejected, LoadedImage, load_image
 from assisti_common.image_jobs.kinds import KINDS, Kind, Result
 from assisti_common.image_jobs.settings import get_image_settings
-from assisti_common.image_jobs.storage import ImageKey
 from assisti_common.observability import logger, metrics
 
+A = TypeVar("A")
+R = TypeVar("R")
 IO_THREADS = 4  # claims, reads and writes in flight at once: round trips, not CPU
 
 
@@ -63,7 +70,7 @@ class _Checked:
     loaded: LoadedImage
 
 
-@dataclass
+@dataclass(eq=False)  # each job is itself: a key by identity
 class _Job:
     """One upload of one SQS record, and its claim and image once they are under way."""
 
@@ -72,17 +79,37 @@ class _Job:
     last_try: bool
     claimed: Future[ImageItemModel | None] | None = None
     image: Future[_Checked] | None = field(default=None, repr=False)
+    reading: bool = False  # the read has started (`image` is dropped once the model is done with it)
+
+
+@dataclass(frozen=True)
+class _Settling:
+    """What a job's turn decided: the write that settles its item (None: no item waits for the upload),
+    and the kept copy that write names, under way on the pool."""
+
+    job: _Job
+    write: image_items.Write | None
+    kept: Future[None] | None = None
 
 
 class ImageJobWorker:
-    """`lookahead`: how many uploads are claimed, read and decoded ahead of the one the model is on (their
+    """`lookahead`: how many uploads are read and decoded ahead of the one the model is on (their
     decoded images are held in memory meanwhile). `draft_side`: decode JPEGs at a reduced scale that
-    keeps both sides at least this long (None: full resolution)."""
+    keeps both sides at least this long (None: full resolution). `settle_as_done`: write each result
+    as soon as its model is done, for a model slow enough that a user would wait for the rest of the
+    batch (OCR); otherwise the batch's results are written together at its end, in fewer requests."""
 
-    def __init__(self, processors: dict[Kind, Processor], lookahead: int = 1, draft_side: int | None = None) -> None:
+    def __init__(
+        self,
+        processors: dict[Kind, Processor],
+        lookahead: int = 1,
+        draft_side: int | None = None,
+        settle_as_done: bool = False,
+    ) -> None:
         self.processors = processors
         self.lookahead = lookahead
         self.draft_side = draft_side
+        self.settle_as_done = settle_as_done
         self.batch = BatchProcessor(event_type=EventType.SQS)
         self.pool = ThreadPoolExecutor(max_workers=IO_THREADS, thread_name_prefix="image-io")
         # The Lambda entry point, wrapped once per container.
@@ -100,36 +127,60 @@ class ImageJobWorker:
             except Exception as exc:
                 logger.exception("unreadable SQS record; SQS will retry", extra={"message_id": record.message_id})
                 failures[record.message_id] = exc
-        writes: list[tuple[_Job, Future[None]]] = []
+        jobs = [job for job in jobs if self._known(job)]
+        for job in jobs[: 1 + self.lookahead]:
+            self._start_reading(job)
+        self._claim_together(jobs)  # while the first uploads are read
+        settling: list[_Settling] = []
+        settled: list[Future[dict[_Job, Exception]]] = []
         for index, job in enumerate(jobs):
             for upcoming in jobs[index : index + 1 + self.lookahead]:
-                self._start(upcoming)
+                self._start_reading(upcoming)
             try:
-                write = self._process(job)
+                entry = self._process(job)
             except Exception as exc:
                 failures.setdefault(job.message_id, exc)
                 continue
             finally:
                 job.image = None  # the decoded image is not kept past its turn
-            if write is not None:
-                writes.append((job, write))
-        for job, write in writes:
-            try:
-                write.result()
-            except Exception as exc:
-                logger.exception(
-                    "writing the outcome failed; SQS will retry", extra={"item_id": job.upload.key.item_id}
-                )
-                failures.setdefault(job.message_id, exc)
+            if self.settle_as_done:
+                settled.append(self.pool.submit(self._settle, [entry]))
+            else:
+                settling.append(entry)
+        for outcome in [_known(self._settle(settling)), *settled]:
+            for job, failure in outcome.result().items():
+                failures.setdefault(job.message_id, failure)
         return failures
 
-    def _start(self, job: _Job) -> None:
-        """Claims the item and reads and decodes the image, at the same time, on the pool."""
-        if job.claimed is not None or job.upload.key.kind not in self.processors:
-            return
-        key = job.upload.key
-        job.claimed = self.pool.submit(image_items.claim_by_key, key.owner_id, key.kind, key.item_id, job.message_id)
-        job.image = self.pool.submit(self._load, job.upload)
+    def _known(self, job: _Job) -> bool:
+        if job.upload.key.kind in self.processors:
+            return True
+        logger.warning("no processor for this kind", extra={"kind": job.upload.key.kind})
+        return False
+
+    def _claim_together(self, jobs: list[_Job]) -> None:
+        """Claims the items of a batch in one transaction; a job it cannot claim is claimed on its own."""
+        if len(jobs) > 1:
+            claims = [
+                image_items.Claim(job.upload.key.owner_id, job.upload.key.kind, job.upload.key.item_id, job.message_id)
+                for job in jobs
+            ]
+            claimed = image_items.claim_together(claims)
+            if claimed is not None:
+                for job, item in zip(jobs, claimed, strict=True):
+                    job.claimed = _known(item)
+                return
+        for job in jobs:
+            key = job.upload.key
+            job.claimed = self.pool.submit(
+                image_items.claim_by_key, key.owner_id, key.kind, key.item_id, job.message_id
+            )
+
+    def _start_reading(self, job: _Job) -> None:
+        """Reads and decodes the image on the pool, once."""
+        if not job.reading:
+            job.reading = True
+            job.image = self.pool.submit(self._load, job.upload)
 
     def _load(self, upload: Upload) -> _Checked:
         settings = get_image_settings()
@@ -141,24 +192,22 @@ class ImageJobWorker:
         )
         return _Checked(data, loaded)
 
-    def _process(self, job: _Job) -> Future[None] | None:
-        """Runs the model on one claimed upload; returns the write of its outcome, under way on the pool."""
+    def _process(self, job: _Job) -> _Settling:
+        """Runs the model on one claimed upload; returns the write that settles its item, and its kept
+        copy under way on the pool."""
         key, claim_id = job.upload.key, job.message_id
-        processor = self.processors.get(key.kind)  # type: ignore[call-overload]  # Kind is a StrEnum
-        if processor is None or job.claimed is None or job.image is None:
-            logger.warning("no processor for this kind", extra={"kind": key.kind})
-            return None
+        assert job.claimed is not None and job.image is not None, "claimed and read before its turn"
         kind = Kind(key.kind)
         item = job.claimed.result()
         if item is None:
             logger.info(
                 "no item waits for this upload (deleted or finished): deleting it", extra={"item_id": key.item_id}
             )
-            return self.pool.submit(items.release, key, claim_id)
+            return _Settling(job, None)
         try:
             checked = job.image.result()
             started = time.perf_counter()
-            outcome = processor(checked.loaded.image)
+            outcome = self.processors[kind](checked.loaded.image)
             elapsed_ms = (time.perf_counter() - started) * 1000
             expected = KINDS[kind].result
             if type(outcome.result) is not expected:
@@ -166,19 +215,88 @@ class ImageJobWorker:
                     f"the {kind} processor returned {type(outcome.result).__name__}, not {expected.__name__}"
                 )
         except ImageRejected as rejected:
-            logger.info("image rejected", extra={"item_id": item.item_id, "error_code": rejected.code})
+            logger.info("image rejected", extra={"item_id": key.item_id, "error_code": rejected.code})
             metrics.add_metric(name=f"{kind}_rejected", unit="Count", value=1)
-            return self.pool.submit(_finish_failed, item, key, claim_id, rejected.code, rejected.message)
+            return _Settling(job, image_items.finishing_failed(item, rejected.code, rejected.message, claim_id))
         except Exception:
             if job.last_try:
-                _finish_failed(item, key, claim_id, *GAVE_UP)
+                settled = image_items.finish_failed(item, *GAVE_UP, claim_id)
+                items.release(key, claim_id, item if settled else None)
             logger.exception(
-                "image job failed; SQS will retry", extra={"item_id": item.item_id, "last_try": job.last_try}
+                "image job failed; SQS will retry", extra={"item_id": key.item_id, "last_try": job.last_try}
             )
             raise
         metrics.add_metric(name=f"{kind}_inference_ms", unit="Milliseconds", value=elapsed_ms)
-        logger.info("image job done", extra={"item_id": item.item_id, "kind": str(kind), "ms": round(elapsed_ms)})
-        return self.pool.submit(_finish_done, item, key, claim_id, outcome, checked.data, checked.loaded.content_type)
+        logger.info("image job done", extra={"item_id": key.item_id, "kind": str(kind), "ms": round(elapsed_ms)})
+        # A copy is kept, not the upload: the presigned POST could replace that with unchecked bytes.
+        kept_key = key.kept(claim_id)
+        kept = self.pool.submit(storage.put_object, kept_key, checked.data, checked.loaded.content_type)
+        done = image_items.finishing_done(
+            item, claim_id, outcome.label, outcome.confidence, outcome.result.model_dump(), kept_key
+        )
+        return _Settling(job, done, kept)
+
+    def _settle(self, settling: list[_Settling]) -> dict[_Job, Exception]:
+        """Writes the outcomes once their kept copies have landed, then deletes what nothing waits for
+        any more; returns the failure of each job that must be retried."""
+        failures: dict[_Job, Exception] = {}
+        for entry in settling:
+            try:
+                if entry.kept is not None:
+                    entry.kept.result()
+            except Exception as exc:
+                failures[entry.job] = _logged(exc, "keeping the image failed; SQS will retry", entry.job)
+        writing = [entry for entry in settling if entry.write is not None and entry.job not in failures]
+        made = self._write_all([entry.write for entry in writing if entry.write is not None])
+        # Where this delivery's write was made, it knows how the item stands; otherwise it reads it.
+        standing: dict[_Job, tuple[str | None, str | None]] = {}
+        for entry, written in zip(writing, made, strict=True):
+            if isinstance(written, Exception):
+                failures[entry.job] = _logged(written, "writing the outcome failed; SQS will retry", entry.job)
+            elif written and entry.write is not None:
+                standing[entry.job] = (entry.write.status, entry.write.image_key)
+        unknown = [entry.job for entry in settling if entry.job not in failures and entry.job not in standing]
+        for job, read in zip(
+            unknown, self._each(items.where_it_stands, [job.upload.key for job in unknown]), strict=True
+        ):
+            if isinstance(read, Exception):
+                failures[job] = _logged(read, "reading the item failed; SQS will retry", job)
+            else:
+                standing[job] = read
+        leftovers: dict[str, list[_Job]] = {}
+        for job, (status, image_key) in standing.items():
+            for leftover in items.leftovers(job.upload.key, job.message_id, status, image_key):
+                leftovers.setdefault(leftover, []).append(job)
+        if leftovers:
+            try:
+                undeleted = storage.delete_objects(list(leftovers))
+                failure: Exception = RuntimeError("S3 did not delete a leftover object")
+            except Exception as exc:
+                undeleted, failure = set(leftovers), exc
+            for job in {job for key in undeleted for job in leftovers[key]}:
+                failures.setdefault(job, _logged(failure, "deleting leftovers failed; SQS will retry", job))
+        return failures
+
+    def _write_all(self, writes: list[image_items.Write]) -> list[bool | Exception]:
+        """Each write made (True), refused by its condition (False), or its error: together in one
+        transaction when DynamoDB can take them so, else each on its own."""
+        together = image_items.write_together(writes) if len(writes) > 1 else None
+        return list(together) if together is not None else self._each(image_items.write, writes)
+
+    def _each(self, function: Callable[[A], R], arguments: list[A]) -> list[R | Exception]:
+        """`function` on each argument, its result or its error: on the pool when there are several (their
+        round trips overlap), in line for one (a settle that runs on the pool must not wait for it)."""
+        if len(arguments) == 1:
+            futures = [_outcome_of(function, arguments[0])]
+        else:
+            futures = [self.pool.submit(function, argument) for argument in arguments]
+        results: list[R | Exception] = []
+        for future in futures:
+            try:
+                results.append(future.result())
+            except Exception as exc:
+                results.append(exc)
+        return results
 
     def _handle(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         failures = self.run_batch([SQSRecord(raw) for raw in event.get("Records", [])])
@@ -191,21 +309,25 @@ class ImageJobWorker:
         return dict(process_partial_response(event=event, record_handler=settle, processor=self.batch, context=context))
 
 
-def _finish_done(
-    item: ImageItemModel, key: ImageKey, claim_id: str, outcome: JobResult, data: bytes, content_type: str
-) -> None:
-    """Keeps the checked bytes under the claim's own key, then writes the label naming them. (A copy is
-    kept, not the upload: the presigned POST could replace that with unchecked bytes.)"""
-    kept = key.kept(claim_id)
-    storage.put_object(kept, data, content_type)
-    result = outcome.result.model_dump()
-    settled = image_items.finish_done(item, claim_id, outcome.label, outcome.confidence, result, kept)
-    items.release(key, claim_id, item if settled else None)  # the write left `item` as it now stands
+def _known(value: R) -> Future[R]:
+    known: Future[R] = Future()
+    known.set_result(value)
+    return known
 
 
-def _finish_failed(item: ImageItemModel, key: ImageKey, claim_id: str, code: str, message: str) -> None:
-    settled = image_items.finish_failed(item, code, message, claim_id)
-    items.release(key, claim_id, item if settled else None)
+def _outcome_of(function: Callable[[A], R], argument: A) -> Future[R]:
+    """`function(argument)`, called now, as a done future (its result or its error)."""
+    outcome: Future[R] = Future()
+    try:
+        outcome.set_result(function(argument))
+    except Exception as exc:
+        outcome.set_exception(exc)
+    return outcome
+
+
+def _logged(exc: Exception, message: str, job: _Job) -> Exception:
+    logger.error(message, exc_info=exc, extra={"item_id": job.upload.key.item_id})
+    return exc
 
 
 def _read(upload: Upload, max_bytes: int) -> bytes:
