@@ -21,16 +21,16 @@ that a transaction cannot make (throttled, or in conflict with another writer) i
 so each record still gets its own outcome.
 
 The round trips overlap the model instead of queueing behind it: each upload is read and decoded on a
-small thread pool, up to `lookahead` uploads ahead of the one the model is working on, and each kept
-copy is written on the pool while the model goes on. The model itself runs on the handler's thread,
-one image at a time, with the threads its session was given.
+small thread pool, up to `lookahead` uploads ahead of the one the model is working on, and an image's
+kept copy is written on the pool while the model looks at it. The model itself runs on the handler's
+thread, one image at a time, with the threads its session was given.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -85,7 +85,7 @@ class _Job:
 @dataclass(frozen=True)
 class _Settling:
     """What a job's turn decided: the write that settles its item (None: no item waits for the upload),
-    and the kept copy that write names, under way on the pool."""
+    and the kept copy of its image, under way on the pool (deleted when the write does not name it)."""
 
     job: _Job
     write: image_items.Write | None
@@ -193,8 +193,8 @@ class ImageJobWorker:
         return _Checked(data, loaded)
 
     def _process(self, job: _Job) -> _Settling:
-        """Runs the model on one claimed upload; returns the write that settles its item, and its kept
-        copy under way on the pool."""
+        """Runs the model on one claimed upload while its kept copy is written; returns the write that
+        settles its item, and that copy, under way on the pool."""
         key, claim_id = job.upload.key, job.message_id
         assert job.claimed is not None and job.image is not None, "claimed and read before its turn"
         kind = Kind(key.kind)
@@ -204,8 +204,13 @@ class ImageJobWorker:
                 "no item waits for this upload (deleted or finished): deleting it", extra={"item_id": key.item_id}
             )
             return _Settling(job, None)
+        kept: Future[None] | None = None
         try:
             checked = job.image.result()
+            # The checked bytes are kept while the model runs: a copy, not the upload, which the presigned
+            # POST could replace with unchecked bytes. A copy no write names is deleted when the job settles.
+            kept_key = key.kept(claim_id)
+            kept = self.pool.submit(storage.put_object, kept_key, checked.data, checked.loaded.content_type)
             started = time.perf_counter()
             outcome = self.processors[kind](checked.loaded.image)
             elapsed_ms = (time.perf_counter() - started) * 1000
@@ -217,9 +222,12 @@ class ImageJobWorker:
         except ImageRejected as rejected:
             logger.info("image rejected", extra={"item_id": key.item_id, "error_code": rejected.code})
             metrics.add_metric(name=f"{kind}_rejected", unit="Count", value=1)
-            return _Settling(job, image_items.finishing_failed(item, rejected.code, rejected.message, claim_id))
+            failing = image_items.finishing_failed(item, rejected.code, rejected.message, claim_id)
+            return _Settling(job, failing, kept)
         except Exception:
             if job.last_try:
+                if kept is not None:
+                    wait([kept])  # landed (or not) before the release deletes it
                 settled = image_items.finish_failed(item, *GAVE_UP, claim_id)
                 items.release(key, claim_id, item if settled else None)
             logger.exception(
@@ -228,9 +236,6 @@ class ImageJobWorker:
             raise
         metrics.add_metric(name=f"{kind}_inference_ms", unit="Milliseconds", value=elapsed_ms)
         logger.info("image job done", extra={"item_id": key.item_id, "kind": str(kind), "ms": round(elapsed_ms)})
-        # A copy is kept, not the upload: the presigned POST could replace that with unchecked bytes.
-        kept_key = key.kept(claim_id)
-        kept = self.pool.submit(storage.put_object, kept_key, checked.data, checked.loaded.content_type)
         done = image_items.finishing_done(
             item, claim_id, outcome.label, outcome.confidence, outcome.result.model_dump(), kept_key
         )
