@@ -117,11 +117,13 @@ def main() -> int:
         "own process on the same 2 cores, so its work is in the wall times below"
     )
     for (name, batch), samples in worker_times.items():
-        wall, one, two = (percentile(times, 0.5) for times in (samples, inference_one[name], inference_two[name]))
+        wall, one_thread, two_threads = (
+            percentile(times, 0.5) for times in (samples, inference_one[name], inference_two[name])
+        )
         own, model = percentile(worker_cpu[(name, batch)], 0.5), percentile(inference_cpu[name], 0.5)
         print(
-            f"  worker, whole image ({name}, {batch} per event): wall {spread(samples)} = {wall / one:.1f}x "
-            f"inference alone with the worker's one thread, {wall / two:.1f}x with two (p50); the worker's own "
+            f"  worker, whole image ({name}, {batch} per event): wall {spread(samples)} = {wall / one_thread:.1f}x "
+            f"inference alone with the worker's one thread, {wall / two_threads:.1f}x with two (p50); the worker's own "
             f"CPU {own * 1000:.1f} ms = {own / model:.2f}x the model's {model * 1000:.1f} ms; moto's CPU "
             f"{percentile(moto_cpu[(name, batch)], 0.5) * 1000:.1f} ms"
         )
