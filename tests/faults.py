@@ -35,13 +35,13 @@ def throttle_response(request: AWSRequest, code: str) -> AWSResponse:
     return AWSResponse(request.url, 400, headers, _Raw(body.encode()))
 
 
-def _header(request: AWSRequest, name: str) -> str:
+def header(request: AWSRequest, name: str) -> str:
     value = request.headers.get(name, "")
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def dynamodb_operation(request: AWSRequest) -> str | None:
-    target = _header(request, "X-Amz-Target")
+    target = header(request, "X-Amz-Target")
     return target.split(".", 1)[1] if target.startswith("DynamoDB_") else None
 
 
@@ -64,7 +64,7 @@ class DynamoDBFaults:
         operation = dynamodb_operation(request)
         if operation not in WRITES:
             return None
-        invocation = _header(request, "amz-sdk-invocation-id")  # the same on each SDK retry of one call
+        invocation = header(request, "amz-sdk-invocation-id")  # the same on each SDK retry of one call
         if invocation not in self._invocations:
             self._invocations.append(invocation)
             self.writes.append(operation)

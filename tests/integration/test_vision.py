@@ -13,7 +13,7 @@ from skimage import data as photos
 from local.functions import LambdaContext, call_handler, load_handler
 from local.pump import QueuePump
 from tests.conftest import TEMPLATE
-from tests.faults import THROTTLES, WRITES, botocore_answers, dynamodb_operation, throttle_response
+from tests.faults import THROTTLES, WRITES, botocore_answers, dynamodb_operation, header, throttle_response
 from tests.helpers import assert_error
 from tests.images import encode, jpeg_with_corrupt_exif, sliver
 from tests.integration import test_ocr as ocr
@@ -165,11 +165,10 @@ def _requests(record: list[str], answer: Any = None) -> Any:
 
     def recording(request: Any) -> Any:
         operation = dynamodb_operation(request)
-        if "attempt=1;" not in str(request.headers.get("amz-sdk-request", b"attempt=1;")):
-            pass
-        elif operation is not None:
+        first_try = header(request, "amz-sdk-request").startswith("attempt=1;")
+        if first_try and operation is not None:
             record.append(operation)
-        elif "/uploads/" in request.url or "/images/" in request.url or "?delete" in request.url:
+        elif first_try and any(part in request.url for part in ("/uploads/", "/images/", "?delete")):
             record.append(f"S3 {request.method}{' delete' if '?delete' in request.url else ''}")
         return answer(request) if answer is not None else None
 

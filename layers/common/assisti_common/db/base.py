@@ -75,10 +75,16 @@ def transact(build: Callable[[TransactWrite], None]) -> bool:
                 build(tx)
             return True
         except TransactWriteError as exc:
-            reasons = {reason.code for reason in exc.cancellation_reasons if reason is not None}
+            reasons = set(cancellation_codes(exc))
             if "ConditionalCheckFailed" in reasons:
                 return False
             if "TransactionConflict" not in reasons or attempt == TRANSACT_TRIES - 1:
                 raise
             time.sleep(0.02 * 2**attempt)
     raise AssertionError("unreachable: the last try returns or raises")
+
+
+def cancellation_codes(exc: TransactWriteError) -> list[str | None]:
+    """Why DynamoDB cancelled a transaction, one code per write in order (None for a write that was
+    fine); empty when it was refused as a whole (throttled, invalid)."""
+    return [reason.code if reason is not None else None for reason in exc.cancellation_reasons or []]

@@ -12,7 +12,13 @@ from typing import Any
 from pynamodb.exceptions import DeleteError, PynamoDBException, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from assisti_common.db.base import conditional_update, find, is_condition_failure, transaction_connection
+from assisti_common.db.base import (
+    cancellation_codes,
+    conditional_update,
+    find,
+    is_condition_failure,
+    transaction_connection,
+)
 from assisti_common.db.models import ImageItemModel
 from assisti_common.ids import new_id
 
@@ -224,13 +230,11 @@ def _transaction(changes: Sequence[Write], indexes: list[int]) -> set[int] | Non
                 change = changes[index]
                 tx.update(change.item, actions=change.actions, condition=change.condition)
     except TransactWriteError as exc:
-        reasons = exc.cancellation_reasons or []
-        codes = [reason.code if reason is not None else "None" for reason in reasons]
-        if len(codes) != len(indexes) or not set(codes) <= {"ConditionalCheckFailed", "None"}:
+        codes = cancellation_codes(exc)
+        failed = {index for index, code in zip(indexes, codes, strict=False) if code == "ConditionalCheckFailed"}
+        if len(codes) != len(indexes) or not failed or not set(codes) <= {"ConditionalCheckFailed", None}:
             return None
-        if "ConditionalCheckFailed" not in codes:
-            return None
-        return {index for index, code in zip(indexes, codes, strict=True) if code == "ConditionalCheckFailed"}
+        return failed
     except PynamoDBException:
         return None  # throttled, or the transaction could not be sent: each write is tried alone
     return set()

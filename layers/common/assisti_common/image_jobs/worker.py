@@ -147,8 +147,8 @@ class ImageJobWorker:
                 settled.append(self.pool.submit(self._settle, [entry]))
             else:
                 settling.append(entry)
-        for outcome in [_known(self._settle(settling)), *settled]:
-            for job, failure in outcome.result().items():
+        for outcome in [self._settle(settling), *(future.result() for future in settled)]:
+            for job, failure in outcome.items():
                 failures.setdefault(job.message_id, failure)
         return failures
 
@@ -251,15 +251,15 @@ class ImageJobWorker:
                     entry.kept.result()
             except Exception as exc:
                 failures[entry.job] = _logged(exc, "keeping the image failed; SQS will retry", entry.job)
-        writing = [entry for entry in settling if entry.write is not None and entry.job not in failures]
-        made = self._write_all([entry.write for entry in writing if entry.write is not None])
+        writing = [(entry.job, entry.write) for entry in settling if entry.write and entry.job not in failures]
+        made = self._write_all([write for _, write in writing])
         # Where this delivery's write was made, it knows how the item stands; otherwise it reads it.
         standing: dict[_Job, tuple[str | None, str | None]] = {}
-        for entry, written in zip(writing, made, strict=True):
+        for (job, write), written in zip(writing, made, strict=True):
             if isinstance(written, Exception):
-                failures[entry.job] = _logged(written, "writing the outcome failed; SQS will retry", entry.job)
-            elif written and entry.write is not None:
-                standing[entry.job] = (entry.write.status, entry.write.image_key)
+                failures[job] = _logged(written, "writing the outcome failed; SQS will retry", job)
+            elif written:
+                standing[job] = (write.status, write.image_key)
         unknown = [entry.job for entry in settling if entry.job not in failures and entry.job not in standing]
         for job, read in zip(
             unknown, self._each(items.where_it_stands, [job.upload.key for job in unknown]), strict=True
