@@ -155,7 +155,7 @@ def _worker_times(photos: list[Any], rounds: dict[int, int]) -> tuple[Samples, S
     cpu: dict[tuple[str, int], list[float]] = {}
     moto_cpu: dict[tuple[str, int], list[float]] = {}
     with local_aws("bench-vision", own_process=True) as (template, env):
-        moto = next(child for child in psutil.Process().children() if "moto.server" in child.cmdline())
+        moto = next(child for child in psutil.Process().children() if "local.aws_server" in child.cmdline())
         # The items are made through the data layer the API uses (no sign-in: moto's mailbox is in its
         # own process here); the worker is what is measured.
         from assisti_common.image_jobs import items

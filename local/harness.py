@@ -70,8 +70,7 @@ def local_aws(
     `own_process`: moto runs in a process of its own, as AWS runs elsewhere: its work then does not
     hold this process's GIL, and a function's concurrent calls wait on sockets as they would in AWS.
     (In a thread, every call's server side runs on the caller's interpreter and serialises with it.)"""
-    from moto.server import ThreadedMotoServer
-
+    from local.aws_server import LocalAwsServer
     from local.provision import provision
     from local.stack import free_port, function_environment
     from local.template import LocalTemplate, load_template
@@ -89,13 +88,13 @@ def local_aws(
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     if own_process:
         server: Any = subprocess.Popen(  # noqa: S603 - this interpreter, fixed arguments
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            [sys.executable, "-m", "local.aws_server", "-H", "127.0.0.1", "-p", str(port)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
         _wait_for_port(port)
     else:
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        server = LocalAwsServer("127.0.0.1", port)
         server.start()
     try:
         provision(template, endpoint)

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import uvicorn
-from moto.server import ThreadedMotoServer
 
+from local.aws_server import LocalAwsServer
 from local.fake_llm import MODEL as FAKE_MODEL
 from local.fake_llm import FakeLLM
 from local.functions import FunctionPool, FunctionWorker
@@ -97,7 +97,7 @@ class LocalStack:
         self.ready = threading.Event()
         self.stopping = threading.Event()
         self.endpoint_url = f"http://{self.host}:{self.aws_port}"
-        self.moto = ThreadedMotoServer(ip_address=self.host, port=self.aws_port, verbose=False)
+        self.moto = LocalAwsServer(self.host, self.aws_port)
         self.mailbox = Mailbox(on_new=None if self.quiet else print_mail)
         self.llm_environment: dict[str, str] = {}
         self.fake_llm: FakeLLM | None = None

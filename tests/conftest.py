@@ -45,9 +45,9 @@ logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request li
 
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
+    from local.aws_server import LocalAwsServer
 
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=MOTO_PORT, verbose=False)
+    server = LocalAwsServer("127.0.0.1", MOTO_PORT)
     server.start()
     yield AWS_ENDPOINT
     server.stop()

@@ -1,0 +1,44 @@
+"""Local AWS keeps DynamoDB's promise that each request is atomic, however many arrive at once:
+the quota and counter tests rest on it."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from assisti_common.db import usage
+from assisti_common.db.base import transact
+from assisti_common.db.models import UsageModel
+
+THREADS = 16
+EACH = 15
+OTHER_USERS = 500  # a table with others' data in it, as every real one has
+
+
+def test_transactions_cancelled_in_parallel_undo_none_of_the_writes_made_meanwhile(aws):
+    # Given a table with one user at their daily limit, and another user's counter
+    day = usage.today()
+    quota = usage.Quota(messages=1, tokens=1)
+    with UsageModel.batch_write() as batch:
+        for index in range(OTHER_USERS):
+            batch.save(UsageModel(f"other-{index}", day, messages=1))
+        batch.save(UsageModel("at-limit", day, messages=1))
+    start = threading.Barrier(THREADS)
+
+    def run(thread: int) -> list[bool]:
+        start.wait()
+        if thread % 2:  # refused, every time: the user is at the limit
+            return [transact(lambda tx: usage.count(tx, "at-limit", day, messages=1, quota=quota)) for _ in range(EACH)]
+        return [transact(lambda tx: usage.count(tx, "counter", day, messages=1)) for _ in range(EACH)]
+
+    # When half the threads add to the counter while the other half are refused, all at once
+    with ThreadPoolExecutor(THREADS) as pool:
+        outcomes = list(pool.map(run, range(THREADS)))
+
+    # Then every refusal left the table as it found it, and every increment made is still there
+    made = sum(sum(outcome) for thread, outcome in enumerate(outcomes) if thread % 2 == 0)
+    refused = [written for thread, outcome in enumerate(outcomes) if thread % 2 for written in outcome]
+    assert not any(refused)
+    assert made == THREADS // 2 * EACH
+    assert usage.get_usage("counter", day).messages == made
+    assert usage.get_usage("at-limit", day).messages == 1
