@@ -56,7 +56,7 @@ def _background(name: str, size: tuple[int, int]) -> Image.Image:
     return image.resize(size, Image.Resampling.BICUBIC)
 
 
-def _phone_camera(image: Image.Image, seed: int) -> Image.Image:
+def phone_camera(image: Image.Image, seed: int) -> Image.Image:
     """A little softness and sensor noise, then the JPEG a phone saves."""
     rng = np.random.default_rng(seed)
     soft = image.filter(ImageFilter.GaussianBlur(radius=1.2))
@@ -91,7 +91,7 @@ def phone_photo(
     x = rng.randint(200, max(200, photo.width - card.width - 200))
     y = rng.randint(200, max(200, photo.height - card.height - 200))
     photo.paste(card, (x, y), card)
-    return Sample(name, "photo", _phone_camera(photo, seed), lines)
+    return Sample(name, "photo", phone_camera(photo, seed), lines)
 
 
 def sign_on_photo(name: str, background: str, lines: tuple[str, ...], size: int, seed: int) -> Sample:
@@ -104,7 +104,7 @@ def sign_on_photo(name: str, background: str, lines: tuple[str, ...], size: int,
         x = (photo.width - int(face.getlength(line))) // 2
         draw.text((x, y), line, font=face, fill=(255, 255, 255), stroke_width=size // 14, stroke_fill=(15, 15, 15))
         y += int(size * 1.5)
-    return Sample(name, "photo", _phone_camera(photo, seed), lines)
+    return Sample(name, "photo", phone_camera(photo, seed), lines)
 
 
 RECEIPT_LINES = (
@@ -129,7 +129,7 @@ def receipt_photo() -> Sample:
     )
     table = _background("gravel", (3024, 4032))
     table.paste(paper, ((table.width - paper.width) // 2, 700), paper)
-    return Sample("receipt", "receipt", _phone_camera(table, 7), RECEIPT_LINES)
+    return Sample("receipt", "receipt", phone_camera(table, 7), RECEIPT_LINES)
 
 
 SCREENSHOT_LINES = (
