@@ -27,6 +27,7 @@ Environment:
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -181,6 +182,12 @@ class Classifier:
         width = outputs[self.output_name][-1]
         if isinstance(width, int) and width != len(self.classes):
             raise ValueError(f"{model_path}: {width} logits for {len(self.classes)} classes")
+
+    @property
+    def source_side(self) -> int:
+        """The shorter side an image needs for the model's input to come from at least as many pixels
+        (the crop of that side is resized to the input, never enlarged): 256 for a 224 crop of 0.875."""
+        return math.ceil(self.recipe.size / self.recipe.crop)
 
     def preprocess(self, image: Image.Image) -> NDArray[np.float32]:
         """An image of any size and mode as the model's input: a (1, 3, S, S) float32 batch."""
