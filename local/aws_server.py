@@ -7,6 +7,9 @@ wiping whatever other requests wrote meanwhile. Two taps at once then lose updat
 a quota counter ends below what was charged. So every server here serialises DynamoDB's requests.
 Other services are not serialised: an SQS long-poll must not hold the rest of local AWS.
 
+moto 5.2 also ignores `x-amz-copy-source-if-match` on an S3 CopyObject and copies whatever the source
+holds; S3 refuses with 412 PreconditionFailed. The server here refuses as S3 does.
+
     python -m local.aws_server -H 127.0.0.1 -p 4566    # moto in a process of its own
 """
 
@@ -16,8 +19,11 @@ import argparse
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
+from urllib.parse import unquote, urlparse
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from moto.s3.exceptions import PreconditionFailed
+from moto.s3.responses import S3Response
 from werkzeug.serving import BaseWSGIServer, make_server
 
 DYNAMODB_TARGET_PREFIX = "DynamoDB_"  # X-Amz-Target of every DynamoDB call (not of DynamoDB Streams)
@@ -37,7 +43,28 @@ def one_dynamodb_request_at_a_time(app: WsgiApp) -> WsgiApp:
     return serialised
 
 
+def _copy_only_if_the_source_matches() -> None:
+    """Makes moto's CopyObject check `x-amz-copy-source-if-match` against the source's ETag first."""
+    copy_object = S3Response.copy_object
+    if getattr(copy_object, "checks_if_match", False):
+        return
+
+    def checked_copy_object(self: S3Response) -> Any:
+        expected = self.headers.get("x-amz-copy-source-if-match")
+        if expected is not None:
+            source = urlparse(self.headers.get("x-amz-copy-source", ""))  # /bucket/key?versionId=...
+            bucket, _, key = unquote(source.path).lstrip("/").partition("/")
+            found = self.backend.get_object(bucket, key)
+            if found is not None and expected.strip('"') != found.etag.strip('"'):
+                raise PreconditionFailed("x-amz-copy-source-If-Match")
+        return copy_object(self)  # a missing source: moto's own NoSuchKey
+
+    checked_copy_object.checks_if_match = True  # type: ignore[attr-defined]
+    S3Response.copy_object = checked_copy_object  # type: ignore[method-assign]
+
+
 def _server(host: str, port: int) -> BaseWSGIServer:
+    _copy_only_if_the_source_matches()
     app = one_dynamodb_request_at_a_time(DomainDispatcherApplication(create_backend_app))
     return make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
 

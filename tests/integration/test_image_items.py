@@ -19,18 +19,19 @@ def test_deleting_an_item_while_the_worker_finishes_it_leaves_no_image(aws, monk
     owner = Principal(str(uuid.uuid4()), "a-session")
     created = items.create(owner, Kind.OCR, "Receipt", "image/png").item
     upload = items.image_key(created)
-    storage.put_object(str(upload), b"the upload", "image/png")
+    etag = storage.s3().put_object(Bucket=get_settings().uploads_bucket, Key=str(upload), Body=b"the upload")["ETag"]
     claimed = image_items.claim_by_key(owner.user_id, Kind.OCR, created.item_id, "the-worker")
     assert claimed is not None
     delete_item, kept = image_items.delete_item, upload.kept("the-worker")
+    # The worker keeps its copy while the model runs.
+    storage.copy_object((get_settings().uploads_bucket, str(upload)), etag, kept, "image/png")
     passes: list[ImageItemModel] = []
 
     def worker_finishes_first(item: ImageItemModel) -> bool:
         """The DELETE has read the item (processing, no image) and deleted its objects; before it deletes
-        the item, the worker keeps its copy and writes the label."""
+        the item, the worker writes the label, naming its copy."""
         passes.append(item)
         if len(passes) == 1:
-            storage.put_object(kept, b"the checked image", "image/png")
             assert image_items.write(image_items.finishing_done(claimed, "the-worker", "label", None, {}, kept))
         return delete_item(item)
 

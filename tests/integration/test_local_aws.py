@@ -1,10 +1,14 @@
-"""Local AWS keeps DynamoDB's promise that each request is atomic, however many arrive at once:
-the quota and counter tests rest on it."""
+"""Local AWS keeps DynamoDB's promise that each request is atomic, however many arrive at once (the
+quota and counter tests rest on it), and S3's that a copy conditioned on the source's ETag is made
+only of that object (the image workers rest on it)."""
 
 from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from botocore.exceptions import ClientError
 
 from assisti_common.db import usage
 from assisti_common.db.base import transact
@@ -42,3 +46,21 @@ def test_transactions_cancelled_in_parallel_undo_none_of_the_writes_made_meanwhi
     assert made == THREADS // 2 * EACH
     assert usage.get_usage("counter", day).messages == made
     assert usage.get_usage("at-limit", day).messages == 1
+
+
+def test_a_copy_is_refused_once_its_source_is_no_longer_the_object_named_by_its_etag(aws):
+    from assisti_common.image_jobs import storage
+    from assisti_common.settings import get_settings
+
+    s3, bucket = storage.s3(), get_settings().uploads_bucket
+    first = s3.put_object(Bucket=bucket, Key="uploads/source", Body=b"first")["ETag"]
+    storage.copy_object((bucket, "uploads/source"), first, "images/copy", "image/png")
+    s3.put_object(Bucket=bucket, Key="uploads/source", Body=b"second")
+
+    with pytest.raises(ClientError) as refused:
+        storage.copy_object((bucket, "uploads/source"), first, "images/copy", "image/png")
+
+    assert refused.value.response["Error"]["Code"] == "PreconditionFailed"
+    assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 412
+    copy = s3.get_object(Bucket=bucket, Key="images/copy")
+    assert copy["Body"].read() == b"first" and copy["ContentType"] == "image/png"

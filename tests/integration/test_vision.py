@@ -169,7 +169,8 @@ def _requests(record: list[str], answer: Any = None) -> Any:
         if first_try and operation is not None:
             record.append(operation)
         elif first_try and any(part in request.url for part in ("/uploads/", "/images/", "?delete")):
-            record.append(f"S3 {request.method}{' delete' if '?delete' in request.url else ''}")
+            copy = " copy" if header(request, "x-amz-copy-source") else ""
+            record.append(f"S3 {request.method}{' delete' if '?delete' in request.url else ''}{copy}")
         return answer(request) if answer is not None else None
 
     return recording
@@ -234,7 +235,7 @@ def test_a_batch_claims_together_writes_its_results_together_and_deletes_in_one_
     assert sorted(made) == sorted(
         ["TransactWriteItems"] * 2  # the claims: refused with the deleted item, then made without it
         + ["S3 GET"] * 8  # each upload read (the deleted item's, gone, while its claim was made)
-        + ["S3 PUT"] * 7  # each checked image kept
+        + ["S3 PUT copy"] * 7  # each checked image kept: copied inside S3, no bytes sent back
         + ["TransactWriteItems"]  # the results
         + ["GetItem"]  # the deleted item, read: does it name a kept copy of this delivery's?
         + ["S3 POST delete"]  # every upload, at once
@@ -242,3 +243,45 @@ def test_a_batch_claims_together_writes_its_results_together_and_deletes_in_one_
     for item_id in [*uploaded[:3], *uploaded[4:]]:
         assert api.get(f"/vision/animals/{item_id}", headers=ann).json()["status"] == "done"
     assert sorted(key.split("/")[0] for key in ocr.stored(aws)) == ["images"] * 7  # no upload is left
+
+
+def test_an_upload_replaced_after_it_was_read_is_not_kept_and_its_retry_reads_the_new_one(
+    api, ann, aws, vision_handler, monkeypatch
+):
+    """The presigned POST can be used again while the worker looks at the first upload. S3 copies the
+    checked image only while the upload is the object the worker read: the copy is refused, nothing
+    is kept or labelled from bytes that are no longer there, and the retry labels what is there now."""
+    from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+
+    from assisti_common.image_jobs import storage
+    from local.pump import sqs_event
+
+    cat, coffee = (encode(Image.fromarray(scene), "JPEG") for scene in (photos.chelsea(), photos.coffee()))
+    created = api.post("/vision/animals", json={"title": "photo"}, headers=ann).json()
+    item_id, upload = created["item"]["id"], created["upload"]
+
+    def post(payload: bytes) -> None:
+        stored = httpx.post(upload["url"], data=upload["fields"], files={"file": ("p.jpg", payload, "image/jpeg")})
+        assert stored.status_code == 204
+
+    post(cat)
+    (message,) = [message for message in _received(aws, 1) if item_id in message["Body"]]
+    read_object = storage.read_object
+
+    def read_then_replaced(*args: Any) -> storage.ReadObject:
+        read = read_object(*args)
+        post(coffee)  # the same POST again, once the worker has read the cat
+        return read
+
+    monkeypatch.setattr(storage, "read_object", read_then_replaced)
+    event = sqs_event([message], WORKER.queues[0].queue_arn)
+    with pytest.raises(BatchProcessingError, match="UploadReplaced"):  # its only record failed: SQS retries it
+        call_handler(vision_handler, event, LambdaContext("vision"))
+    assert api.get(f"/vision/animals/{item_id}", headers=ann).json()["status"] == "processing"
+    assert [key.split("/")[0] for key in ocr.stored(aws)] == ["uploads"]  # the cat was not kept
+
+    monkeypatch.setattr(storage, "read_object", read_object)
+    assert call_handler(vision_handler, event, LambdaContext("vision")) == {"batchItemFailures": []}  # SQS's retry
+    done = api.get(f"/vision/animals/{item_id}", headers=ann).json()
+    assert done["status"] == "done" and done["label"] == "not_an_animal"  # the coffee
+    assert httpx.get(done["image_url"]).content == coffee

@@ -90,15 +90,31 @@ def presigned_download(key: str) -> str:
     return url
 
 
-def read_object(bucket: str, key: str, max_bytes: int) -> bytes:
+@dataclass(frozen=True)
+class ReadObject:
+    data: bytes
+    etag: str  # of the whole object: what a copy of exactly these bytes names (`copy_object`)
+
+
+def read_object(bucket: str, key: str, max_bytes: int) -> ReadObject:
     """Reads at most max_bytes + 1 bytes, so an oversized object is seen without loading it all."""
-    body = s3().get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{max_bytes}")["Body"]
-    data: bytes = body.read()
-    return data
+    answer = s3().get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{max_bytes}")
+    return ReadObject(answer["Body"].read(), answer["ETag"])
 
 
-def put_object(key: str, data: bytes, content_type: str) -> None:
-    s3().put_object(Bucket=get_settings().uploads_bucket, Key=key, Body=data, ContentType=content_type)
+def copy_object(source: tuple[str, str], source_etag: str, key: str, content_type: str) -> None:
+    """Copies `source` (bucket, key) to `key` inside S3 (no bytes through the function), only while the
+    source is still the object with `source_etag`: otherwise S3 refuses it with 412 PreconditionFailed."""
+    source_bucket, source_key = source
+    s3().copy_object(
+        Bucket=get_settings().uploads_bucket,
+        Key=key,
+        CopySource={"Bucket": source_bucket, "Key": source_key},
+        CopySourceIfMatch=source_etag,
+        MetadataDirective="REPLACE",  # the type found in the bytes, not the one the upload declared
+        ContentType=content_type,
+        TaggingDirective="REPLACE",  # no tags: nothing of the upload's but its bytes (and no tag permissions)
+    )
 
 
 DELETE_OBJECTS_KEYS = 1000  # S3's limit on the keys of one DeleteObjects request

@@ -2,10 +2,11 @@
 
 S3 ObjectCreated -> SQS -> this handler (Powertools BatchProcessor, partial batch failure). For each
 uploaded object: claim the item (a conditional write), read and check the image again, run the kind's
-model, keep a copy of the checked bytes, and write the result naming that copy with a write only the
-claim holder can make. A permanent problem fails the item at once; anything else is retried by SQS,
-and the last try fails the item before the message goes to the dead-letter queue, whose handler
-(`dead_letters`) fails whatever is left, so no item stays `processing` forever.
+model, keep a copy of the checked bytes (S3 copies the upload, only while it is the object read), and
+write the result naming that copy with a write only the claim holder can make. A permanent problem
+fails the item at once; anything else is retried by SQS, and the last try fails the item before the
+message goes to the dead-letter queue, whose handler (`dead_letters`) fails whatever is left, so no
+item stays `processing` forever.
 
 An uploaded object lives only while its item waits for it (`items.release`). A presigned POST can be
 used again until it expires, after the item is done or deleted (or the account is): an upload whose
@@ -16,13 +17,14 @@ the upload to that delivery, which is reading it.
 A batch makes as few requests as it can, because each costs the worker CPU (botocore and PynamoDB
 building, signing and parsing it: a few ms, more than a road-sign model's whole inference): the
 batch's claims are one DynamoDB transaction, its results another, and what it deletes one S3
-DeleteObjects. Only the read of each upload and the kept copy are one request per image. A write
-that a transaction cannot make (throttled, or in conflict with another writer) is made on its own,
-so each record still gets its own outcome.
+DeleteObjects. Only the read of each upload and its kept copy are one request per image (the copy is
+made inside S3: no byte of it goes back through the worker). A write that a transaction cannot make
+(throttled, or in conflict with another writer) is made on its own, so each record still gets its own
+outcome.
 
 The round trips overlap the model instead of queueing behind it: each upload is read and decoded on a
 small thread pool, up to `lookahead` uploads ahead of the one the model is working on, and an image's
-kept copy is written on the pool while the model looks at it. The model itself runs on the handler's
+kept copy is made on the pool while the model looks at it. The model itself runs on the handler's
 thread, one image at a time, with the threads its session was given.
 """
 
@@ -66,7 +68,7 @@ Processor = Callable[[Image.Image], JobResult]
 
 @dataclass(frozen=True)
 class _Checked:
-    data: bytes  # the bytes that passed the checks: what a done item keeps
+    etag: str  # of the upload whose bytes passed the checks: what a done item keeps a copy of
     loaded: LoadedImage
 
 
@@ -186,11 +188,14 @@ class ImageJobWorker:
         settings = get_image_settings()
         if upload.size > settings.upload_max_bytes:
             raise ImageRejected("too_large", f"The image is over {settings.upload_max_bytes} bytes.")
-        data = _read(upload, settings.upload_max_bytes)
+        read = _read(upload, settings.upload_max_bytes)
         loaded = load_image(
-            data, max_bytes=settings.upload_max_bytes, max_pixels=settings.max_image_pixels, draft_side=self.draft_side
+            read.data,
+            max_bytes=settings.upload_max_bytes,
+            max_pixels=settings.max_image_pixels,
+            draft_side=self.draft_side,
         )
-        return _Checked(data, loaded)
+        return _Checked(read.etag, loaded)
 
     def _process(self, job: _Job) -> _Settling:
         """Runs the model on one claimed upload while its kept copy is written; returns the write that
@@ -208,9 +213,11 @@ class ImageJobWorker:
         try:
             checked = job.image.result()
             # The checked bytes are kept while the model runs: a copy, not the upload, which the presigned
-            # POST could replace with unchecked bytes. A copy no write names is deleted when the job settles.
+            # POST could replace with unchecked bytes. S3 makes the copy only of the very object that was
+            # read (its ETag), so no byte goes back through the worker. A copy no write names is deleted
+            # when the job settles.
             kept_key = key.kept(claim_id)
-            kept = self.pool.submit(storage.put_object, kept_key, checked.data, checked.loaded.content_type)
+            kept = self.pool.submit(_keep, job.upload, checked, kept_key)
             started = time.perf_counter()
             outcome = self.processors[kind](checked.loaded.image)
             elapsed_ms = (time.perf_counter() - started) * 1000
@@ -335,7 +342,21 @@ def _logged(exc: Exception, message: str, job: _Job) -> Exception:
     return exc
 
 
-def _read(upload: Upload, max_bytes: int) -> bytes:
+class UploadReplaced(RuntimeError):
+    """The upload was replaced (the presigned POST used again) after the worker read it: the retry
+    reads what is there now."""
+
+
+def _keep(upload: Upload, checked: _Checked, kept_key: str) -> None:
+    try:
+        storage.copy_object((upload.bucket, str(upload.key)), checked.etag, kept_key, checked.loaded.content_type)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "PreconditionFailed":
+            raise UploadReplaced("the upload changed after it was read; SQS will retry with the new one") from exc
+        raise
+
+
+def _read(upload: Upload, max_bytes: int) -> storage.ReadObject:
     try:
         return storage.read_object(upload.bucket, str(upload.key), max_bytes)
     except ClientError as exc:
