@@ -408,6 +408,7 @@ def test_when_ses_fails_the_code_request_is_a_503_and_asking_again_at_once_works
     with ses_down(monkeypatch):
         failed = ask(api)
     assert_error(failed, 503, "service_unavailable")
+    assert failed.headers["Retry-After"] == "1" and failed.json()["error"]["details"] == {"retry_after_seconds": 1}
     assert run.messages_for(EMAIL) == [] or then == "/auth/confirm-forgot-password"
 
     again = ask(api)  # not "a code was just sent": the send that failed does not count

@@ -159,9 +159,17 @@ class TooManyRequests(AppError):
 
 
 class DependencyUnavailable(AppError):
+    """A service we call (SES, AWS) failed: every 503 says when to try again, in the header and the body."""
+
     status_code = 503
     code = "service_unavailable"
     message = "A service we depend on is unavailable. Try again shortly."
+    details_example: ClassVar[Any] = {"retry_after_seconds": 1}
+    RETRY_AFTER_SECONDS = 1
+
+    def __init__(self, message: str | None = None) -> None:
+        seconds = self.RETRY_AFTER_SECONDS
+        super().__init__(message, details={"retry_after_seconds": seconds}, headers={"Retry-After": str(seconds)})
 
 
 class ServiceBusy(DependencyUnavailable):
@@ -170,12 +178,6 @@ class ServiceBusy(DependencyUnavailable):
 
     code = "service_busy"
     message = "The service is busy. Nothing was half-done; repeat the request shortly."
-    details_example: ClassVar[Any] = {"retry_after_seconds": 1}
-    RETRY_AFTER_SECONDS = 1
-
-    def __init__(self) -> None:
-        seconds = self.RETRY_AFTER_SECONDS
-        super().__init__(details={"retry_after_seconds": seconds}, headers={"Retry-After": str(seconds)})
 
 
 ERROR_CODE_PATTERN = r"^[a-z][a-z0-9_]*$"  # stable, snake_case
