@@ -51,6 +51,21 @@ def test_the_streaming_function_is_a_response_streaming_url_in_the_outputs():
     assert "ChatStreamUrl" in TEMPLATE.document["Outputs"]
 
 
+def test_both_chat_functions_have_exactly_the_one_chat_policy():
+    """One package behind two ways in (JSON through the HTTP API, streams through a function URL): the
+    same permissions, written once, so the two cannot drift apart."""
+    functions = TEMPLATE.of_type("AWS::Serverless::Function")
+    for name in ("ChatFunction", "ChatStreamFunction"):
+        assert functions[name]["Properties"]["Policies"] == [{"Ref": "ChatAccessPolicy"}], name
+    statements = TEMPLATE.resources["ChatAccessPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert [statement["Sid"] for statement in statements] == [
+        "CheckSessions",
+        "ChatTables",
+        "IdempotencyRecords",
+        "ReadTheKeyringAndTheLLMKey",
+    ]
+
+
 def test_layers_point_at_the_common_package():
     for spec in TEMPLATE.of_type("AWS::Serverless::LayerVersion").values():
         content = ROOT / spec["Properties"]["ContentUri"]
