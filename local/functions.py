@@ -83,8 +83,8 @@ def _worker_main(connection: Connection, name: str, handler: str, env: dict[str,
             return
         try:
             if kind == "invoke":
-                event, timeout = payload
-                result = function(event, LambdaContext(name, timeout_seconds=timeout))
+                event, timeout, memory_mb = payload
+                result = function(event, LambdaContext(name, memory_mb, timeout_seconds=timeout))
                 connection.send(("ok", result))
             elif kind == "openapi":
                 app = getattr(module, "app", None)
@@ -100,8 +100,8 @@ class FunctionError(RuntimeError):
 class FunctionWorker:
     """One warm 'container' for one function: its own process and environment, one call at a time."""
 
-    def __init__(self, name: str, handler: str, env: dict[str, str], timeout: float) -> None:
-        self.name, self.handler, self.env, self.timeout = name, handler, env, timeout
+    def __init__(self, name: str, handler: str, env: dict[str, str], timeout: float, memory_mb: int) -> None:
+        self.name, self.handler, self.env, self.timeout, self.memory_mb = name, handler, env, timeout, memory_mb
         self._lock = threading.Lock()
         self._process: multiprocessing.process.BaseProcess | None = None
         self._connection: Connection | None = None
@@ -142,7 +142,7 @@ class FunctionWorker:
         return result
 
     def invoke(self, event: dict[str, Any]) -> Any:
-        return self._call("invoke", (event, self.timeout))
+        return self._call("invoke", (event, self.timeout, self.memory_mb))
 
     def openapi(self) -> dict[str, Any] | None:
         result: dict[str, Any] | None = self._call("openapi", None)
@@ -161,15 +161,17 @@ class FunctionPool:
     container still handles one invocation at a time, so a request that sleeps in its handler (a
     long-poll, auth's timing floor) holds only its own container, never the whole function."""
 
-    def __init__(self, name: str, handler: str, env: dict[str, str], timeout: float, concurrency: int) -> None:
-        self.name, self.handler, self.env, self.timeout = name, handler, env, timeout
+    def __init__(
+        self, name: str, handler: str, env: dict[str, str], timeout: float, memory_mb: int, concurrency: int
+    ) -> None:
+        self.name, self.handler, self.env, self.timeout, self.memory_mb = name, handler, env, timeout, memory_mb
         self.concurrency = max(1, concurrency)
         self._idle: queue.SimpleQueue[FunctionWorker] = queue.SimpleQueue()
         self._all: list[FunctionWorker] = []
         self._lock = threading.Lock()
 
     def _new_worker(self) -> FunctionWorker:
-        worker = FunctionWorker(self.name, self.handler, self.env, self.timeout)
+        worker = FunctionWorker(self.name, self.handler, self.env, self.timeout, self.memory_mb)
         self._all.append(worker)  # tracked before its cold start: a stop meanwhile ends it too
         return worker
 

@@ -143,10 +143,17 @@ class LocalStack:
             worker: FunctionWorker | FunctionPool
             if function.routes:  # concurrent requests each get a container, up to the local concurrency
                 worker = FunctionPool(
-                    function.logical_id, function.handler, environment, function.timeout, self.concurrency
+                    function.logical_id,
+                    function.handler,
+                    environment,
+                    function.timeout,
+                    function.memory_mb,
+                    self.concurrency,
                 )
             else:  # a queue's pump hands it one batch at a time
-                worker = FunctionWorker(function.logical_id, function.handler, environment, function.timeout)
+                worker = FunctionWorker(
+                    function.logical_id, function.handler, environment, function.timeout, function.memory_mb
+                )
             self.workers[function.logical_id] = worker
             routes += [BoundRoute(route, function.logical_id, worker.invoke) for route in function.routes]
             pumps += [QueuePump(source, worker.invoke, self.endpoint_url) for source in function.queues]

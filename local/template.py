@@ -91,6 +91,7 @@ class Function:
     queues: list[QueueSource] = field(default_factory=list)
     package_type: str = "Zip"
     timeout: float = 3.0  # Lambda's own default
+    memory_mb: int = 128  # Lambda's own default
 
     @property
     def asgi_app(self) -> str | None:
@@ -247,9 +248,14 @@ class LocalTemplate:
                 handler = properties["ImageConfig"]["Command"][0]
             else:
                 code_uri, handler = properties["CodeUri"], properties["Handler"]
-            timeout = float(properties.get("Timeout", globals_.get("Timeout", 3)))
             function = Function(
-                logical_id, ROOT / code_uri, handler, environment, package_type=package_type, timeout=timeout
+                logical_id,
+                ROOT / code_uri,
+                handler,
+                environment,
+                package_type=package_type,
+                timeout=float(properties.get("Timeout", globals_.get("Timeout", 3))),
+                memory_mb=int(properties.get("MemorySize", globals_.get("MemorySize", 128))),
             )
             for event in properties.get("Events", {}).values():
                 event_properties = event.get("Properties", {})
