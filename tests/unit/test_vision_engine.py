@@ -374,18 +374,18 @@ def test_a_phone_photo_decoded_at_the_workers_scale_is_labelled_as_decoded_in_fu
     photo at 1/8): both models give the same best label, with nearly the same confidence, as on the
     photo decoded in full. Phone-sized photos, whole and cropped, as a phone camera saves them."""
     from assisti_common.image_jobs.images import load_image
-    from assisti_vision_worker.handler import DRAFT_SIDE
+    from assisti_vision_worker.handler import worker
     from bench.ocr_corpus import phone_camera
     from tests.images import encode
 
-    assert DRAFT_SIDE == engine.ANIMALS.source_side == 256  # a 224 crop of 0.875 of the shorter side
+    assert worker.draft_side == engine.DRAFT_SIDE == engine.ANIMALS.source_side == 256  # 224 = 0.875 x 256
     limits = {"max_bytes": 50_000_000, "max_pixels": 40_000_000}
     scenes = [photo(name) for name in PHOTOS]
     scenes += [scene.crop((scene.width // 6, scene.height // 6, scene.width, scene.height)) for scene in scenes]
     for seed, scene in enumerate(scenes):
         jpeg = encode(phone_camera(scene.convert("RGB").resize((4032, 3024), Image.Resampling.BICUBIC), seed), "JPEG")
         full = load_image(jpeg, **limits).image
-        drafted = load_image(jpeg, **limits, draft_side=DRAFT_SIDE).image
+        drafted = load_image(jpeg, **limits, draft_side=engine.DRAFT_SIDE).image
         assert drafted.size == (504, 378)
         for classifier in (engine.ANIMALS, engine.ROAD_SIGNS):
             expected, actual = classifier.top_k(full, 1)[0], classifier.top_k(drafted, 1)[0]
