@@ -50,9 +50,13 @@ def _copy_only_if_the_source_matches() -> None:
         return
 
     def checked_copy_object(self: S3Response) -> Any:
+        # Checked just before moto copies: enough for the one worker that copies what it read, though
+        # not atomic against a POST that lands between the two, as it is in S3.
         expected = self.headers.get("x-amz-copy-source-if-match")
         if expected is not None:
-            source = urlparse(self.headers.get("x-amz-copy-source", ""))  # /bucket/key?versionId=...
+            header = self.headers.get("x-amz-copy-source", "")
+            header = header.decode() if isinstance(header, bytes) else header
+            source = urlparse(header)  # /bucket/key?versionId=...
             bucket, _, key = unquote(source.path).lstrip("/").partition("/")
             found = self.backend.get_object(bucket, key)
             if found is not None and expected.strip('"') != found.etag.strip('"'):
