@@ -245,15 +245,27 @@ def test_a_batch_claims_together_writes_its_results_together_and_deletes_in_one_
     assert sorted(key.split("/")[0] for key in ocr.stored(aws)) == ["images"] * 7  # no upload is left
 
 
-def test_an_upload_replaced_after_it_was_read_is_not_kept_and_its_retry_reads_the_new_one(
+def _before_the_copy(monkeypatch: pytest.MonkeyPatch, meanwhile: Any) -> None:
+    """The worker has claimed the item and read and checked the upload; `meanwhile` happens, then it
+    asks S3 to keep its copy."""
+    from assisti_common.image_jobs import storage
+
+    copy_object = storage.copy_object
+
+    def copy_after(*args: Any) -> None:
+        meanwhile()
+        copy_object(*args)
+
+    monkeypatch.setattr(storage, "copy_object", copy_after)
+
+
+def test_an_upload_replaced_after_it_was_read_is_not_kept_and_its_own_event_labels_the_new_one(
     api, ann, aws, vision_handler, monkeypatch
 ):
     """The presigned POST can be used again while the worker looks at the first upload. S3 copies the
-    checked image only while the upload is the object the worker read: the copy is refused, nothing
-    is kept or labelled from bytes that are no longer there, and the retry labels what is there now."""
-    from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
-
-    from assisti_common.image_jobs import storage
+    checked image only while the upload is the object the worker read: the copy is refused, and the
+    delivery writes nothing (no label or copy of bytes that are no longer there, no retry spent); the
+    new object's own event labels it."""
     from local.pump import sqs_event
 
     cat, coffee = (encode(Image.fromarray(scene), "JPEG") for scene in (photos.chelsea(), photos.coffee()))
@@ -265,23 +277,34 @@ def test_an_upload_replaced_after_it_was_read_is_not_kept_and_its_retry_reads_th
         assert stored.status_code == 204
 
     post(cat)
-    (message,) = [message for message in _received(aws, 1) if item_id in message["Body"]]
-    read_object = storage.read_object
-
-    def read_then_replaced(*args: Any) -> storage.ReadObject:
-        read = read_object(*args)
-        post(coffee)  # the same POST again, once the worker has read the cat
-        return read
-
-    monkeypatch.setattr(storage, "read_object", read_then_replaced)
-    event = sqs_event([message], WORKER.queues[0].queue_arn)
-    with pytest.raises(BatchProcessingError, match="UploadReplaced"):  # its only record failed: SQS retries it
-        call_handler(vision_handler, event, LambdaContext("vision"))
+    (first,) = [message for message in _received(aws, 1) if item_id in message["Body"]]
+    _before_the_copy(monkeypatch, lambda: post(coffee))  # the same POST again, once the worker read the cat
+    answer = call_handler(vision_handler, sqs_event([first], WORKER.queues[0].queue_arn), LambdaContext("vision"))
+    assert answer == {"batchItemFailures": []}
     assert api.get(f"/vision/animals/{item_id}", headers=ann).json()["status"] == "processing"
     assert [key.split("/")[0] for key in ocr.stored(aws)] == ["uploads"]  # the cat was not kept
 
-    monkeypatch.setattr(storage, "read_object", read_object)
-    assert call_handler(vision_handler, event, LambdaContext("vision")) == {"batchItemFailures": []}  # SQS's retry
+    monkeypatch.undo()
+    (second,) = [message for message in _received(aws, 1) if item_id in message["Body"]]  # the coffee's event
+    answer = call_handler(vision_handler, sqs_event([second], WORKER.queues[0].queue_arn), LambdaContext("vision"))
+    assert answer == {"batchItemFailures": []}
     done = api.get(f"/vision/animals/{item_id}", headers=ann).json()
     assert done["status"] == "done" and done["label"] == "not_an_animal"  # the coffee
     assert httpx.get(done["image_url"]).content == coffee
+    assert [key.split("/")[0] for key in ocr.stored(aws)] == ["images"]
+
+
+def test_an_item_deleted_after_its_upload_was_read_leaves_nothing_and_is_no_failure(
+    api, ann, aws, vision_handler, monkeypatch
+):
+    """The user deletes the item (and with it the upload) while the worker holds the image: there is
+    nothing to copy, nothing to write and nothing to retry, and nothing is left in S3."""
+    from local.pump import sqs_event
+
+    item_id = _upload(api, ann, "/vision/animals", encode(Image.fromarray(photos.chelsea()), "JPEG"))
+    (message,) = [message for message in _received(aws, 1) if item_id in message["Body"]]
+    _before_the_copy(monkeypatch, lambda: api.delete(f"/vision/animals/{item_id}", headers=ann))
+    answer = call_handler(vision_handler, sqs_event([message], WORKER.queues[0].queue_arn), LambdaContext("vision"))
+    assert answer == {"batchItemFailures": []}
+    assert api.get(f"/vision/animals/{item_id}", headers=ann).status_code == 404
+    assert ocr.stored(aws) == []

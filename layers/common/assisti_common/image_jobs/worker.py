@@ -15,7 +15,7 @@ A delivery that lost its claim to another (a duplicate, or a second upload, took
 the upload to that delivery, which is reading it.
 
 A batch makes as few requests as it can, because each costs the worker CPU (botocore and PynamoDB
-building, signing and parsing it: a few ms, more than a road-sign model's whole inference): the
+building, signing and parsing it: about as much as a road-sign model's whole inference): the
 batch's claims are one DynamoDB transaction, its results another, and what it deletes one S3
 DeleteObjects. Only the read of each upload and its kept copy are one request per image (the copy is
 made inside S3: no byte of it goes back through the worker). A write that a transaction cannot make
@@ -198,7 +198,7 @@ class ImageJobWorker:
         return _Checked(read.etag, loaded)
 
     def _process(self, job: _Job) -> _Settling:
-        """Runs the model on one claimed upload while its kept copy is written; returns the write that
+        """Runs the model on one claimed upload while its kept copy is made; returns the write that
         settles its item, and that copy, under way on the pool."""
         key, claim_id = job.upload.key, job.message_id
         assert job.claimed is not None and job.image is not None, "claimed and read before its turn"
@@ -250,15 +250,24 @@ class ImageJobWorker:
 
     def _settle(self, settling: list[_Settling]) -> dict[_Job, Exception]:
         """Writes the outcomes once their kept copies have landed, then deletes what nothing waits for
-        any more; returns the failure of each job that must be retried."""
+        any more; returns the failure of each job that must be retried. A job whose upload changed or
+        went after it was read writes nothing: what changed it settles the item."""
         failures: dict[_Job, Exception] = {}
+        superseded: set[_Job] = set()
         for entry in settling:
             try:
                 if entry.kept is not None:
                     entry.kept.result()
+            except UploadSuperseded as exc:
+                logger.info(str(exc), extra={"item_id": entry.job.upload.key.item_id})
+                superseded.add(entry.job)
             except Exception as exc:
                 failures[entry.job] = _logged(exc, "keeping the image failed; SQS will retry", entry.job)
-        writing = [(entry.job, entry.write) for entry in settling if entry.write and entry.job not in failures]
+        writing = [
+            (entry.job, entry.write)
+            for entry in settling
+            if entry.write and entry.job not in failures and entry.job not in superseded
+        ]
         made = self._write_all([write for _, write in writing])
         # Where this delivery's write was made, it knows how the item stands; otherwise it reads it.
         standing: dict[_Job, tuple[str | None, str | None]] = {}
@@ -342,17 +351,21 @@ def _logged(exc: Exception, message: str, job: _Job) -> Exception:
     return exc
 
 
-class UploadReplaced(RuntimeError):
-    """The upload was replaced (the presigned POST used again) after the worker read it: the retry
-    reads what is there now."""
+class UploadSuperseded(Exception):
+    """The upload is no longer the object the worker read, so its outcome is not this delivery's to
+    write: it was replaced (the presigned POST used again: the new object's own S3 event labels it),
+    or deleted (the item was, or another delivery settled it)."""
 
 
 def _keep(upload: Upload, checked: _Checked, kept_key: str) -> None:
     try:
         storage.copy_object((upload.bucket, str(upload.key)), checked.etag, kept_key, checked.loaded.content_type)
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "PreconditionFailed":
-            raise UploadReplaced("the upload changed after it was read; SQS will retry with the new one") from exc
+        code = exc.response.get("Error", {}).get("Code")
+        if code == "PreconditionFailed":
+            raise UploadSuperseded("the upload was replaced after it was read: its own event labels it") from exc
+        if code in {"NoSuchKey", "404"}:
+            raise UploadSuperseded("the upload was deleted after it was read: nothing waits for it") from exc
         raise
 
 
