@@ -19,7 +19,7 @@ import argparse
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
-from urllib.parse import unquote, urlparse
+from urllib.parse import parse_qs, unquote, urlparse
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from moto.s3.exceptions import PreconditionFailed
@@ -52,19 +52,22 @@ def _copy_only_if_the_source_matches() -> None:
     def checked_copy_object(self: S3Response) -> Any:
         # Checked just before moto copies: enough for the one worker that copies what it read, though
         # not atomic against a POST that lands between the two, as it is in S3.
-        expected = self.headers.get("x-amz-copy-source-if-match")
+        expected = _text(self.headers.get("x-amz-copy-source-if-match"))
         if expected is not None:
-            header = self.headers.get("x-amz-copy-source", "")
-            header = header.decode() if isinstance(header, bytes) else header
-            source = urlparse(header)  # /bucket/key?versionId=...
+            source = urlparse(_text(self.headers.get("x-amz-copy-source")) or "")  # /bucket/key?versionId=...
             bucket, _, key = unquote(source.path).lstrip("/").partition("/")
-            found = self.backend.get_object(bucket, key)
+            version = parse_qs(source.query).get("versionId", [None])[0]
+            found = self.backend.get_object(bucket, key, version_id=version)
             if found is not None and expected.strip('"') != found.etag.strip('"'):
                 raise PreconditionFailed("x-amz-copy-source-If-Match")
         return copy_object(self)  # a missing source: moto's own NoSuchKey
 
     checked_copy_object.checks_if_match = True  # type: ignore[attr-defined]
     S3Response.copy_object = checked_copy_object  # type: ignore[method-assign]
+
+
+def _text(header: str | bytes | None) -> str | None:
+    return header.decode() if isinstance(header, bytes) else header
 
 
 def _server(host: str, port: int) -> BaseWSGIServer:

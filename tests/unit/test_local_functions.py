@@ -18,14 +18,12 @@ def handler(event, context):
 
 
 def test_each_function_gets_the_memory_and_timeout_the_template_gives_it():
+    """Its own MemorySize and Timeout where it has them, else the template's Globals (1024 MB, 15 s)."""
     functions = {function.logical_id: function for function in LocalTemplate(load_template()).functions()}
-    document = load_template()
-    defaults = document["Globals"]["Function"]
-    for name, function in functions.items():
-        properties = document["Resources"][name]["Properties"]
-        assert function.memory_mb == properties.get("MemorySize", defaults.get("MemorySize", 128)), name
-        assert function.timeout == properties.get("Timeout", defaults.get("Timeout", 3)), name
-    assert functions["OcrWorkerFunction"].memory_mb == 1769  # not the 1024 of the others
+    assert (functions["AuthFunction"].memory_mb, functions["AuthFunction"].timeout) == (1024, 15)  # Globals
+    assert (functions["OcrWorkerFunction"].memory_mb, functions["OcrWorkerFunction"].timeout) == (1769, 60)
+    assert (functions["OcrDeadLetterFunction"].memory_mb, functions["OcrDeadLetterFunction"].timeout) == (256, 30)
+    assert functions["ChatStreamFunction"].timeout == 120
 
 
 def test_a_local_container_hands_its_memory_and_timeout_to_the_handler(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
