@@ -33,7 +33,7 @@ def classify_road_sign(image: Image.Image) -> JobResult:
 # The models look at a few hundred pixels at most (a 224 crop of 256 for animals): a JPEG is decoded at
 # the smallest libjpeg scale that still covers the larger model's crop (engine.DRAFT_SIDE). Labels agree
 # with a full decode (tests/unit/test_vision_engine.py). Three uploads are claimed, read and decoded ahead
-# of the model (a batch is 8): the round trips, not the model, are most of a vision job's time.
+# of the model (a batch is 8): the round trips and the decode, not the model, are most of a job's time.
 worker = ImageJobWorker(
     {Kind.ANIMALS: classify_animal, Kind.ROAD_SIGNS: classify_road_sign}, lookahead=3, draft_side=engine.DRAFT_SIDE
 )

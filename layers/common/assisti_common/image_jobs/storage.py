@@ -1,8 +1,10 @@
-"""S3 for image jobs: the key layout, the upload policy (presigned POST), presigned downloads, reads, deletes.
+"""S3 for image jobs: the key layout, the upload policy (presigned POST), presigned downloads, reads,
+conditional copies, deletes.
 
 Two prefixes: `uploads/` holds what clients POST, each object only while its item waits for it (the
 worker deletes it once the item is settled, gone or finished); `images/` holds the copy of a checked
-image the worker keeps for a done item, where no presigned POST can write."""
+image the worker keeps for a done item, where no presigned POST can write. S3 makes that copy from the
+upload, only while the upload is the object the worker read (its ETag)."""
 
 from __future__ import annotations
 
