@@ -357,14 +357,23 @@ class UploadSuperseded(Exception):
     or deleted (the item was, or another delivery settled it)."""
 
 
+# S3's codes for an object that is not there (404: the same answer without a body, as to a HEAD).
+MISSING_OBJECT_CODES = frozenset({"NoSuchKey", "404"})
+
+
+def _s3_code(exc: ClientError) -> str | None:
+    code: str | None = exc.response.get("Error", {}).get("Code")
+    return code
+
+
 def _keep(upload: Upload, checked: _Checked, kept_key: str) -> None:
     try:
         storage.copy_object((upload.bucket, str(upload.key)), checked.etag, kept_key, checked.loaded.content_type)
     except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code")
+        code = _s3_code(exc)
         if code == "PreconditionFailed":
             raise UploadSuperseded("the upload was replaced after it was read: its own event labels it") from exc
-        if code in {"NoSuchKey", "404"}:
+        if code in MISSING_OBJECT_CODES:
             raise UploadSuperseded("the upload was deleted after it was read: nothing waits for it") from exc
         raise
 
@@ -373,8 +382,8 @@ def _read(upload: Upload, max_bytes: int) -> storage.ReadObject:
     try:
         return storage.read_object(upload.bucket, str(upload.key), max_bytes)
     except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code")
-        if code in {"NoSuchKey", "404"}:
+        code = _s3_code(exc)
+        if code in MISSING_OBJECT_CODES:
             raise ImageRejected("image_missing", "The uploaded image is gone.") from exc
         if code == "InvalidRange":  # a zero-byte object has no byte 0
             raise ImageRejected("empty_upload", "The uploaded file is empty.") from exc
