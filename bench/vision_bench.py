@@ -24,6 +24,7 @@ import subprocess
 import sys
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,28 +46,35 @@ def _photos() -> list[Any]:
 PHONE_SIZE = (4032, 3024)  # a 12 MP phone photo, as users send them
 
 
+def _jpegs(photos: list[Any], quality: int = 90) -> list[bytes]:
+    """The photos as JPEGs: as they are, they are what an app that resizes before uploading sends."""
+    jpegs = []
+    for photo in photos:
+        buffer = io.BytesIO()
+        photo.save(buffer, format="JPEG", quality=quality)
+        jpegs.append(buffer.getvalue())
+    return jpegs
+
+
 def _phone_jpegs(photos: list[Any]) -> list[bytes]:
     """The same photos as a phone saves them: 12 MP, a little soft and noisy, JPEG at quality 88."""
     from PIL import Image
 
     from bench.ocr_corpus import phone_camera
 
-    jpegs = []
-    for seed, photo in enumerate(photos):
-        buffer = io.BytesIO()
-        phone_camera(photo.resize(PHONE_SIZE, Image.Resampling.BICUBIC), seed).save(buffer, format="JPEG", quality=88)
-        jpegs.append(buffer.getvalue())
-    return jpegs
+    resized = [photo.resize(PHONE_SIZE, Image.Resampling.BICUBIC) for photo in photos]
+    return _jpegs([phone_camera(photo, seed) for seed, photo in enumerate(resized)], quality=88)
 
 
-def _jpegs(photos: list[Any]) -> list[bytes]:
-    """The photos as small JPEGs (quality 90), as an app that resizes before uploading sends them."""
-    jpegs = []
-    for photo in photos:
-        buffer = io.BytesIO()
-        photo.save(buffer, format="JPEG", quality=90)
-        jpegs.append(buffer.getvalue())
-    return jpegs
+@dataclass(frozen=True)
+class _Case:
+    """One kind of upload the worker is measured on: its name, the kind it is uploaded as, the model
+    whose inference it is compared with, and the files."""
+
+    name: str
+    kind: str
+    model: str
+    files: list[bytes]
 
 
 def spread(samples: list[float]) -> str:
@@ -146,25 +154,27 @@ def main() -> int:
     print(
         f"  phone photos: {PHONE_SIZE[0]}x{PHONE_SIZE[1]} JPEG, {sum(map(len, phone)) / len(phone) / 1e6:.1f} MB each"
     )
+    cases = [
+        _Case("animals", "animals", "animals", jpegs),
+        _Case("road signs", "road_signs", "road signs", jpegs),
+        _Case("animals, 12 MP", "animals", "animals", phone),
+    ]
+    classifiers = {"animals": engine.ANIMALS, "road signs": engine.ROAD_SIGNS}
     # What any classifier of an uploaded file must do, without the worker's requests: decode the JPEG
     # at the worker's scale, then the inference (CPU, one thread).
     file_cpu = {
-        name: _file_cpu(files, classifier, engine.DRAFT_SIDE, args.images)
-        for name, files, classifier in (
-            ("animals", jpegs, engine.ANIMALS),
-            ("road signs", jpegs, engine.ROAD_SIGNS),
-            ("animals, 12 MP", phone, engine.ANIMALS),
-        )
+        case.name: _file_cpu(case.files, classifiers[case.model], engine.DRAFT_SIDE, args.images) for case in cases
     }
-    worker_times, worker_cpu, moto_cpu, round_trip = _worker_times(jpegs, phone, {1: rounds * 4, 8: rounds})
+    worker_times, worker_cpu, moto_cpu, round_trip = _worker_times(cases, {1: rounds * 4, 8: rounds})
     layout = (
         "the worker runs on one core (one vCPU), moto in its own process on another"
         if len(_cores()) >= 2
         else "the worker and moto share this machine's cores, so moto's work is in the wall times"
     )
     print(f"  one DynamoDB round trip to the local moto server: {round_trip * 1000:.1f} ms (p50); {layout}")
+    model_of = {case.name: case.model for case in cases}
     for (name, batch), samples in worker_times.items():
-        model_name = MODEL_OF_CASE[name]
+        model_name = model_of[name]
         wall, one_thread, two_threads = (
             percentile(times, 0.5) for times in (samples, inference_one[model_name], inference_two[model_name])
         )
@@ -184,13 +194,9 @@ def main() -> int:
 
 
 Samples = dict[tuple[str, int], list[float]]
-# Each worker case, and the model whose inference it is measured against.
-MODEL_OF_CASE = {"animals": "animals", "road signs": "road signs", "animals, 12 MP": "animals"}
 
 
-def _worker_times(
-    jpegs: list[bytes], phone: list[bytes], rounds: dict[int, int]
-) -> tuple[Samples, Samples, Samples, float]:
+def _worker_times(cases: list[_Case], rounds: dict[int, int]) -> tuple[Samples, Samples, Samples, float]:
     """The real worker handler on real SQS events of `batch` uploads each, `rounds[batch]` times (S3
     read, checks, inference, the DynamoDB writes, against moto): each sample is one event's time divided
     by its uploads, keyed by (case, batch): wall time, and this process's CPU time (the worker's own
@@ -225,15 +231,11 @@ def _worker_times(
         source = next(f for f in template.functions() if f.logical_id == "VisionWorkerFunction").queues[0]
         sqs = boto3.client("sqs", region_name="us-east-1", endpoint_url=env["AWS_ENDPOINT_URL"])
         queue_url = sqs.get_queue_url(QueueName=source.queue_name)["QueueUrl"]
-        cases = (
-            ("animals", Kind.ANIMALS, jpegs),
-            ("road signs", Kind.ROAD_SIGNS, jpegs),
-            ("animals, 12 MP", Kind.ANIMALS, phone),
-        )
-        for (name, kind, files), batch in itertools.product(cases, sorted(rounds)):
+        for case, batch in itertools.product(cases, sorted(rounds)):
+            name, files = case.name, case.files
             for round_index in range(rounds[batch]):
                 for index in range(batch):
-                    upload = items.create(owner, kind, "bench", "image/jpeg").upload
+                    upload = items.create(owner, Kind(case.kind), "bench", "image/jpeg").upload
                     jpeg = files[(round_index * batch + index) % len(files)]
                     httpx.post(upload.url, data=upload.fields, files={"file": ("p.jpg", jpeg, "image/jpeg")})
                 messages: list[dict[str, Any]] = []
