@@ -10,13 +10,21 @@ Other services are not serialised: an SQS long-poll must not hold the rest of lo
 moto 5.2 also ignores `x-amz-copy-source-if-match` on an S3 CopyObject and copies whatever the source
 holds; S3 refuses with 412 PreconditionFailed. The server here refuses as S3 does.
 
+moto answers in a millisecond or two, where S3's median for a small object is tens of milliseconds
+(AWS's S3 performance guidelines) and DynamoDB's a few. A benchmark that measures what those round
+trips cost sets a latency per service (`LATENCY_PATH`): each request to it waits that long before it
+is answered, as on a network, without using the CPU. None is set unless a caller asks.
+
     python -m local.aws_server -H 127.0.0.1 -p 4566    # moto in a process of its own
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import re
 import threading
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
@@ -41,6 +49,34 @@ def one_dynamodb_request_at_a_time(app: WsgiApp) -> WsgiApp:
             return list(app(environ, start_response))  # the whole answer made before the next request starts
 
     return serialised
+
+
+LATENCY_PATH = "/_local/latency"  # POST {"s3": 0.02, "dynamodb": 0.005}: seconds per request ({} for none)
+# The service a SigV4 request is signed for: the fourth part of its credential scope, from the
+# Authorization header or a presigned URL's X-Amz-Credential (a browser's POST form has neither).
+_CREDENTIAL_SERVICE = re.compile(
+    r"Credential=[^/,&%]+(?:/|%2F)[^/,&%]+(?:/|%2F)[^/,&%]+(?:/|%2F)([a-z0-9-]+)(?:/|%2F)", re.I
+)
+
+
+def with_latency(app: WsgiApp) -> WsgiApp:
+    latency: dict[str, float] = {}
+
+    def delayed(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") == LATENCY_PATH and environ.get("REQUEST_METHOD") == "POST":
+            body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+            latency.clear()
+            latency.update({str(service): float(seconds) for service, seconds in json.loads(body or b"{}").items()})
+            start_response("204 No Content", [])
+            return [b""]
+        if latency:
+            found = _CREDENTIAL_SERVICE.search(environ.get("HTTP_AUTHORIZATION", "") or environ.get("QUERY_STRING", ""))
+            delay = latency.get(found.group(1).lower(), 0.0) if found else 0.0
+            if delay > 0:
+                time.sleep(delay)  # before the request is served (and before DynamoDB's lock: a wait, not work)
+        return app(environ, start_response)
+
+    return delayed
 
 
 def _copy_only_if_the_source_matches() -> None:
@@ -72,7 +108,7 @@ def _text(header: str | bytes | None) -> str | None:
 
 def _server(host: str, port: int) -> BaseWSGIServer:
     _copy_only_if_the_source_matches()
-    app = one_dynamodb_request_at_a_time(DomainDispatcherApplication(create_backend_app))
+    app = with_latency(one_dynamodb_request_at_a_time(DomainDispatcherApplication(create_backend_app)))
     return make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
 
 

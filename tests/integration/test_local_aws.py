@@ -1,18 +1,23 @@
 """Local AWS keeps DynamoDB's promise that each request is atomic, however many arrive at once (the
 quota and counter tests rest on it), and S3's that a copy conditioned on the source's ETag is made
-only of that object (the image workers rest on it)."""
+only of that object (the image workers rest on it). A benchmark can give a service AWS's round-trip
+time."""
 
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
+import httpx
 import pytest
 from botocore.exceptions import ClientError
 
 from assisti_common.db import usage
 from assisti_common.db.base import transact
 from assisti_common.db.models import UsageModel
+from local.aws_server import LATENCY_PATH
 
 THREADS = 16
 EACH = 15
@@ -64,3 +69,32 @@ def test_a_copy_is_refused_once_its_source_is_no_longer_the_object_named_by_its_
     assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 412
     copy = s3.get_object(Bucket=bucket, Key="images/copy")
     assert copy["Body"].read() == b"first" and copy["ContentType"] == "image/png"
+
+
+def test_a_latency_set_for_a_service_delays_its_requests_and_no_other_services(aws):
+    from assisti_common.image_jobs import storage
+    from assisti_common.settings import get_settings
+
+    def seconds(request: Callable[[], object]) -> float:
+        started = time.perf_counter()
+        request()
+        return time.perf_counter() - started
+
+    def dynamodb() -> None:
+        usage.get_usage("nobody", usage.today())
+
+    def s3() -> None:
+        storage.s3().list_objects_v2(Bucket=get_settings().uploads_bucket, MaxKeys=1)
+
+    # Given a quarter of a second set for every DynamoDB request
+    httpx.post(f"{aws}{LATENCY_PATH}", json={"dynamodb": 0.25}).raise_for_status()
+    try:
+        # When DynamoDB and S3 are each asked
+        waited = {"dynamodb": seconds(dynamodb), "s3": seconds(s3)}
+    finally:
+        httpx.post(f"{aws}{LATENCY_PATH}", json={}).raise_for_status()
+
+    # Then DynamoDB's answer waited that long and S3's did not; cleared, DynamoDB's no longer does
+    assert waited["dynamodb"] >= 0.25
+    assert waited["s3"] < 0.25
+    assert seconds(dynamodb) < 0.25
