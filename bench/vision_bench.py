@@ -35,8 +35,14 @@ from typing import Any
 from unittest import mock
 
 from bench.harness import ROOT, load, local_aws, percentile
+from local.aws_server import LATENCY_PATH
 
 VISION_MODELS = ROOT / "functions" / "vision" / "worker" / "assisti_vision_worker" / "models"
+# Round trips as AWS answers them, in seconds per request: S3's median for a small object is "in the
+# tens of milliseconds" (AWS's whitepaper "Best Practices Design Patterns: Optimizing Amazon S3
+# Performance", timeouts and retries), DynamoDB's a few milliseconds. The low end of each, so the
+# figure is the worker's best case.
+AWS_LATENCY = {"s3": 0.020, "dynamodb": 0.005}
 
 
 def _photos() -> list[Any]:
@@ -193,6 +199,12 @@ def main() -> int:
             f"moto's CPU {_mean(run.moto_cpu[(name, batch)]) * 1000:.1f} ms (mean: the system counts it in 10 ms ticks)"
         )
         print(f"    where its CPU goes, mean per image: {run.breakdown(name, batch)}")
+        at_aws = run.wall_at_aws_latency[(name, batch)]
+        print(
+            f"    with AWS's round trips (S3 {AWS_LATENCY['s3'] * 1000:.0f} ms, DynamoDB "
+            f"{AWS_LATENCY['dynamodb'] * 1000:.0f} ms each): wall {spread(at_aws)} = "
+            f"{percentile(at_aws, 0.5) / one_thread:.1f}x inference alone (p50)"
+        )
     for path in sorted(
         [*VISION_MODELS.glob("*.onnx"), *Path(LOCAL_MODEL_DIRS["ASSISTI_VISION_MODEL_DIR"]).glob("*.onnx")]
     ):
@@ -260,13 +272,15 @@ class _StageClock:
 
 @dataclass
 class _WorkerRun:
-    """Per image, keyed by (case, uploads per event): wall time, the worker's CPU, moto's CPU, and
-    the worker's CPU in each stage; and one DynamoDB round trip's time."""
+    """Per image, keyed by (case, uploads per event): wall time, the worker's CPU, moto's CPU, the
+    worker's CPU in each stage, and the wall time again with AWS's round-trip times; and one DynamoDB
+    round trip's time."""
 
     wall: Samples = field(default_factory=dict)
     cpu: Samples = field(default_factory=dict)
     moto_cpu: Samples = field(default_factory=dict)
     stages: dict[tuple[str, int], list[dict[str, float]]] = field(default_factory=dict)
+    wall_at_aws_latency: Samples = field(default_factory=dict)
     round_trip: float = 0.0
 
     def breakdown(self, name: str, batch: int) -> str:
@@ -320,7 +334,9 @@ def _worker_times(cases: list[_Case], rounds: dict[int, int], engine: Any) -> _W
         queue_url = sqs.get_queue_url(QueueName=source.queue_name)["QueueUrl"]
         modules = {"engine": engine, "worker": image_worker, "image_items": image_items, "storage": storage}
 
-        def one_event(case: _Case, batch: int, round_index: int, measured: bool) -> None:
+        def one_event(case: _Case, batch: int, round_index: int) -> tuple[float, float, float, dict[str, float]]:
+            """Uploads `batch` files, then hands their SQS messages to the worker as one event: per
+            image, its wall time, its CPU, moto's CPU, and its CPU in each stage."""
             for index in range(batch):
                 upload = items.create(owner, Kind(case.kind), "bench", "image/jpeg").upload
                 jpeg = case.files[(round_index * batch + index) % len(case.files)]
@@ -332,25 +348,40 @@ def _worker_times(cases: list[_Case], rounds: dict[int, int], engine: Any) -> _W
             clock.reset()
             started, cpu_started, moto_started = time.perf_counter(), time.process_time(), _cpu(moto)
             response = call_handler(worker, sqs_event(messages, source.queue_arn), LambdaContext("vision"))
-            if measured:
-                key = (case.name, batch)
-                run.wall.setdefault(key, []).append((time.perf_counter() - started) / batch)
-                run.cpu.setdefault(key, []).append((time.process_time() - cpu_started) / batch)
-                run.moto_cpu.setdefault(key, []).append((_cpu(moto) - moto_started) / batch)
-                run.stages.setdefault(key, []).append(clock.reset())
+            wall, cpu = (time.perf_counter() - started) / batch, (time.process_time() - cpu_started) / batch
+            moto_cpu, stages = (_cpu(moto) - moto_started) / batch, clock.reset()
             assert not response.get("batchItemFailures"), response
             for message in messages:
                 sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+            # The items and their images go again: moto copies a whole table for each transaction (to
+            # undo a cancelled one), so a table that kept every item would make each transaction slower
+            # than the last, where DynamoDB's time does not grow with the table.
+            items.purge_user_items(owner.user_id)
+            return wall, cpu, moto_cpu, stages
 
+        measured = list(itertools.product(cases, sorted(rounds)))
         with clock.installed(modules):
             # One event of each size first, not measured: the first transaction makes its DynamoDB client
             # (botocore loads the service's model, about 0.1 s), a cold start's cost, not an image's.
             for batch in sorted(rounds):
-                one_event(cases[0], batch, 0, measured=False)
+                one_event(cases[0], batch, 0)
             gc.collect()  # the set-up's garbage (the photos, the provisioning clients) is not the worker's to free
-            for case, batch in itertools.product(cases, sorted(rounds)):
+            for case, batch in measured:
+                key = (case.name, batch)
                 for round_index in range(rounds[batch]):
-                    one_event(case, batch, round_index, measured=True)
+                    wall, cpu, moto_cpu, stages = one_event(case, batch, round_index)
+                    run.wall.setdefault(key, []).append(wall)
+                    run.cpu.setdefault(key, []).append(cpu)
+                    run.moto_cpu.setdefault(key, []).append(moto_cpu)
+                    run.stages.setdefault(key, []).append(stages)
+        # Again with each request waiting as long as AWS takes to answer (moto answers in a millisecond
+        # or two): what the round trips the worker cannot overlap cost it in Lambda.
+        browser.post(f"{env['AWS_ENDPOINT_URL']}{LATENCY_PATH}", json=AWS_LATENCY).raise_for_status()
+        for case, batch in measured:
+            for round_index in range(rounds[batch]):
+                wall = one_event(case, batch, round_index)[0]
+                run.wall_at_aws_latency.setdefault((case.name, batch), []).append(wall)
+        browser.post(f"{env['AWS_ENDPOINT_URL']}{LATENCY_PATH}", json={}).raise_for_status()
         run.round_trip = _round_trip_seconds()
     _pin(psutil.Process(), cores)
     return run
