@@ -17,6 +17,7 @@ from tests.faults import THROTTLES, WRITES, botocore_answers, dynamodb_operation
 from tests.helpers import assert_error
 from tests.images import encode, jpeg_with_corrupt_exif, sliver
 from tests.integration import test_ocr as ocr
+from tests.integration.containers import run_cold
 
 WORKER = next(function for function in TEMPLATE.functions() if function.logical_id == "VisionWorkerFunction")
 
@@ -243,6 +244,42 @@ def test_a_batch_claims_together_writes_its_results_together_and_deletes_in_one_
     for item_id in [*uploaded[:3], *uploaded[4:]]:
         assert api.get(f"/vision/animals/{item_id}", headers=ann).json()["status"] == "done"
     assert sorted(key.split("/")[0] for key in ocr.stored(aws)) == ["images"] * 7  # no upload is left
+
+
+LARGEST_ACCEPTED = (7300, 5470)  # 39.9 MP: ASSISTI_MAX_IMAGE_PIXELS is 40 M
+
+
+def _largest_png(seed: int) -> bytes:
+    """A PNG with alpha at the pixel limit, a screenshot's kind of file: 160 MB once decoded, about
+    1.3 MB as a file (well inside the upload limit)."""
+    from PIL import ImageDraw
+
+    width, height = LARGEST_ACCEPTED
+    image = Image.new("RGBA", LARGEST_ACCEPTED, (seed * 60 % 256, 120, 200, 255))
+    draw = ImageDraw.Draw(image)
+    for x in range(0, width, 97):
+        draw.line([(x, 0), (width - x, height)], fill=(x % 256, seed * 40 % 256, 90, 200), width=3)
+    return encode(image, "PNG")
+
+
+def test_a_batch_of_the_largest_images_accepted_is_labelled_within_the_workers_memory(api, ann, aws):
+    """A batch of eight 40 MP PNGs with alpha, in a cold container (a fresh process): every item done,
+    with a peak RSS under the memory the template gives the worker. It peaked at 1,269 MB of its
+    1,024 MB while uploads were decoded four at a time, held at full size while they waited for the
+    model, and their freed pixels kept in each thread's malloc arena."""
+    from local.pump import sqs_event
+
+    payloads = [_largest_png(seed) for seed in range(2)]
+    uploaded = [_upload(api, ann, "/vision/animals", payloads[index % 2]) for index in range(8)]
+    event = sqs_event(_received(aws, 8), WORKER.queues[0].queue_arn)
+
+    answer, peak_mb = run_cold(WORKER, event, {"ASSISTI_VISION_THREADS": WORKER.environment["ASSISTI_VISION_THREADS"]})
+
+    assert answer == {"batchItemFailures": []}
+    for item_id in uploaded:
+        assert api.get(f"/vision/animals/{item_id}", headers=ann).json()["status"] == "done"
+    assert peak_mb < WORKER.memory_mb, f"peak {peak_mb:.0f} MB of {WORKER.memory_mb} MB"
+    print(f"8 x 40 MP PNG: peak RSS {peak_mb:.0f} MB of the worker's {WORKER.memory_mb} MB")
 
 
 def _before_the_copy(monkeypatch: pytest.MonkeyPatch, meanwhile: Any) -> None:

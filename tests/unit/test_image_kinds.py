@@ -40,9 +40,11 @@ def test_the_api_answers_each_kind_with_its_own_result_fields():
     assert fields[Kind.ROAD_SIGNS] == common | {"predictions"}
 
 
-def test_a_phone_photo_is_decoded_no_larger_than_the_model_needs():
+def test_an_image_is_decoded_and_held_no_larger_than_the_model_needs():
     """With a draft side, a 12 MP JPEG is decoded by libjpeg at a reduced scale that keeps both sides
-    at least that long; without one (OCR), and for formats with no such scaling, in full."""
+    at least that long, and any image whose shorter side is still twice that or more is box-reduced by
+    the largest whole factor that keeps it, whatever its mode (a palette's colours, not its indices,
+    are averaged); without one (OCR), everything comes in full."""
     from PIL import Image
 
     from assisti_common.image_jobs.images import load_image
@@ -53,6 +55,15 @@ def test_a_phone_photo_is_decoded_no_larger_than_the_model_needs():
     limits = {"max_bytes": 50_000_000, "max_pixels": 40_000_000}
 
     drafted = load_image(jpeg, **limits, draft_side=448).image
-    assert min(drafted.size) >= 448 and drafted.size == (1008, 756)  # libjpeg's 1/4 scale
+    assert min(drafted.size) >= 448 and drafted.size == (1008, 756)  # libjpeg's 1/4 scale, then 756 < 2 x 448
     assert load_image(jpeg, **limits).image.size == (4032, 3024)
-    assert load_image(png, **limits, draft_side=448).image.size == (2016, 1512)
+    assert load_image(png, **limits).image.size == (2016, 1512)
+    assert load_image(png, **limits, draft_side=448).image.size == (672, 504)  # 1512 // 448 = 3
+    halves = Image.new("P", (2016, 1512))
+    halves.putpalette([255, 0, 0, 0, 0, 255] + [0] * 762)  # index 0 red, index 1 blue
+    halves.paste(1, (1008, 0, 2016, 1512))
+    for image in (photo.resize((2016, 1512)).convert("RGBA"), halves):
+        held = load_image(encode(image, "PNG"), **limits, draft_side=448).image
+        assert held.mode == "RGB" and held.size == (672, 504), image.mode
+    reduced_halves = load_image(encode(halves, "PNG"), **limits, draft_side=448).image
+    assert reduced_halves.getpixel((10, 10)) == (255, 0, 0) and reduced_halves.getpixel((660, 10)) == (0, 0, 255)

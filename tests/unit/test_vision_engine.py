@@ -391,3 +391,24 @@ def test_a_phone_photo_decoded_at_the_workers_scale_is_labelled_as_decoded_in_fu
             expected, actual = classifier.top_k(full, 1)[0], classifier.top_k(drafted, 1)[0]
             assert actual.index == expected.index, (seed, expected.label, actual.label)
             assert abs(actual.confidence - expected.confidence) < 0.05
+
+
+def test_a_large_png_reduced_to_the_workers_scale_is_labelled_as_decoded_in_full(engine: Any) -> None:
+    """A format libjpeg does not decode is box-reduced once decoded, to no less than the models' crop
+    (a 3 MP PNG by 6, to 342x256): both models give the same best label, with nearly the same
+    confidence, as on the full image. The same scenes as the phone photos, whole and cropped."""
+    from assisti_common.image_jobs.images import load_image
+    from tests.images import encode
+
+    limits = {"max_bytes": 50_000_000, "max_pixels": 40_000_000}
+    scenes = [photo(name) for name in PHOTOS]
+    scenes += [scene.crop((scene.width // 6, scene.height // 6, scene.width, scene.height)) for scene in scenes]
+    for index, scene in enumerate(scenes):
+        png = encode(scene.convert("RGB").resize((2048, 1536), Image.Resampling.BICUBIC), "PNG")
+        full = load_image(png, **limits).image
+        reduced = load_image(png, **limits, draft_side=engine.DRAFT_SIDE).image
+        assert reduced.size == (342, 256)  # a last, partial block is averaged too
+        for classifier in (engine.ANIMALS, engine.ROAD_SIGNS):
+            expected, actual = classifier.top_k(full, 1)[0], classifier.top_k(reduced, 1)[0]
+            assert actual.index == expected.index, (index, expected.label, actual.label)
+            assert abs(actual.confidence - expected.confidence) < 0.05

@@ -51,9 +51,12 @@ class LoadedImage:
 
 
 def load_image(data: bytes, *, max_bytes: int, max_pixels: int, draft_side: int | None = None) -> LoadedImage:
-    """The upright RGB image, or raises ImageRejected. With `draft_side`, a JPEG is decoded at the
-    smallest of libjpeg's 1/2, 1/4, 1/8 scales that keeps both sides at least that long: a model that
-    looks at 224 pixels does not need a 12 MP photo decoded in full (about 4x less work)."""
+    """The upright RGB image, or raises ImageRejected. With `draft_side`, the image comes no larger than
+    a model that needs that many pixels on its shorter side can use: a JPEG is decoded at the smallest
+    of libjpeg's 1/2, 1/4, 1/8 scales that keeps both sides at least that long (a model that looks at
+    224 pixels does not need a 12 MP photo decoded in full: about 4x less work), and any image whose
+    shorter side is still twice that or more is box-reduced by the largest whole factor that keeps it
+    (a 40 MP PNG is 120-160 MB decoded: what a worker holds while the image waits for the model)."""
     if not data:
         raise ImageRejected("empty_upload", "The uploaded file is empty.")
     if len(data) > max_bytes:
@@ -74,8 +77,7 @@ def load_image(data: bytes, *, max_bytes: int, max_pixels: int, draft_side: int 
                 ImageOps.exif_transpose(opened, in_place=True)
             except _EXIF_ERRORS as exc:
                 raise ImageRejected("corrupt_image", "The image's EXIF metadata is damaged.") from exc
-            image = opened if opened.mode == "RGB" else opened.convert("RGB")
-            return LoadedImage(image, CONTENT_TYPES[image_format])
+            return LoadedImage(_rgb(opened, draft_side), CONTENT_TYPES[image_format])
     except ImageRejected:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
@@ -87,6 +89,21 @@ def load_image(data: bytes, *, max_bytes: int, max_pixels: int, draft_side: int 
         raise (_corrupt() if named in CONTENT_TYPES else _unsupported(named)) from exc
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise _corrupt() from exc
+
+
+# Modes whose channels keep their meaning when averaged, and whose conversion to RGB gives the same
+# pixels before or after a box reduction (a palette's indices are not colours: averaged, they are noise).
+_AVERAGEABLE_MODES = frozenset({"RGB", "RGBA", "L", "LA"})
+
+
+def _rgb(image: Image.Image, min_side: int | None) -> Image.Image:
+    """`image` in RGB; with `min_side`, box-reduced by the largest whole factor that keeps its shorter
+    side at least that long, before the conversion where the mode allows (no full-size copy is made)."""
+    factor = min(image.size) // min_side if min_side is not None else 1
+    if factor > 1 and image.mode in _AVERAGEABLE_MODES:
+        image, factor = image.reduce(factor), 1
+    rgb = image if image.mode == "RGB" else image.convert("RGB")
+    return rgb.reduce(factor) if factor > 1 else rgb
 
 
 def _check_shape(width: int, height: int, *, max_pixels: int) -> None:

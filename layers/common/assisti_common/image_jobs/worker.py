@@ -30,6 +30,8 @@ thread, one image at a time, with the threads its session was given.
 
 from __future__ import annotations
 
+import ctypes
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -54,6 +56,7 @@ from assisti_common.observability import logger, metrics
 A = TypeVar("A")
 R = TypeVar("R")
 IO_THREADS = 4  # claims, reads and writes in flight at once: round trips, not CPU
+M_ARENA_MAX = -8  # glibc's mallopt parameter: how many malloc arenas the process may have
 
 
 @dataclass(frozen=True)
@@ -96,8 +99,9 @@ class _Settling:
 
 class ImageJobWorker:
     """`lookahead`: how many uploads are read and decoded ahead of the one the model is on (their
-    decoded images are held in memory meanwhile). `draft_side`: decode JPEGs at a reduced scale that
-    keeps both sides at least this long (None: full resolution). `settle_as_done`: write each result
+    decoded images are held in memory meanwhile). `draft_side`: the shorter side the models need: JPEGs
+    are decoded at a reduced scale, and larger images reduced once decoded, to no less (None: full
+    resolution). `settle_as_done`: write each result
     as soon as its model is done, for a model slow enough that a user would wait for the rest of the
     batch (OCR); otherwise the batch's results are written together at its end, in fewer requests."""
 
@@ -113,7 +117,9 @@ class ImageJobWorker:
         self.draft_side = draft_side
         self.settle_as_done = settle_as_done
         self.batch = BatchProcessor(event_type=EventType.SQS)
+        one_malloc_arena()  # before the pool's threads exist
         self.pool = ThreadPoolExecutor(max_workers=IO_THREADS, thread_name_prefix="image-io")
+        self._decoding = threading.Lock()
         # The Lambda entry point, wrapped once per container.
         self.lambda_handler = logger.inject_lambda_context(clear_state=True)(metrics.log_metrics(self._handle))
 
@@ -189,12 +195,15 @@ class ImageJobWorker:
         if upload.size > settings.upload_max_bytes:
             raise ImageRejected("too_large", f"The image is over {settings.upload_max_bytes} bytes.")
         read = _read(upload, settings.upload_max_bytes)
-        loaded = load_image(
-            read.data,
-            max_bytes=settings.upload_max_bytes,
-            max_pixels=settings.max_image_pixels,
-            draft_side=self.draft_side,
-        )
+        # One decode at a time: on the worker's one vCPU two decodes take as long as one after the other,
+        # and each may hold a full-size image (a 40 MP PNG with alpha is 160 MB decoded).
+        with self._decoding:
+            loaded = load_image(
+                read.data,
+                max_bytes=settings.upload_max_bytes,
+                max_pixels=settings.max_image_pixels,
+                draft_side=self.draft_side,
+            )
         return _Checked(read.etag, loaded)
 
     def _process(self, job: _Job) -> _Settling:
@@ -328,6 +337,17 @@ class ImageJobWorker:
                 raise failure
 
         return dict(process_partial_response(event=event, record_handler=settle, processor=self.batch, context=context))
+
+
+def one_malloc_arena() -> bool:
+    """Makes glibc's malloc use one arena for every thread; False where the C library has no mallopt.
+
+    glibc gives each thread that allocates an arena of its own (up to 8 per core), and what a thread
+    frees stays in its arena for that thread's next allocations. Each pool thread that decoded a large
+    image so kept a full decode's worth: eight 40 MP PNGs with alpha peaked at 993 MB of RSS with one
+    decode at a time, 482 MB with one arena (the worker's one or two vCPUs gain nothing from more)."""
+    mallopt = getattr(ctypes.CDLL(None), "mallopt", None)  # the C library the interpreter runs on
+    return bool(mallopt is not None and mallopt(M_ARENA_MAX, 1))
 
 
 def _known(value: R) -> Future[R]:
