@@ -56,7 +56,8 @@ def load_image(data: bytes, *, max_bytes: int, max_pixels: int, draft_side: int 
     of libjpeg's 1/2, 1/4, 1/8 scales that keeps both sides at least that long (a model that looks at
     224 pixels does not need a 12 MP photo decoded in full: about 4x less work), and any image whose
     shorter side is still twice that or more is box-reduced by the largest whole factor that keeps it
-    (a 40 MP PNG is 120-160 MB decoded: what a worker holds while the image waits for the model)."""
+    (a 40 MP PNG is 160 MB decoded, as Pillow keeps RGB in four bytes a pixel: what a worker would hold
+    while the image waits for the model)."""
     if not data:
         raise ImageRejected("empty_upload", "The uploaded file is empty.")
     if len(data) > max_bytes:
@@ -91,14 +92,15 @@ def load_image(data: bytes, *, max_bytes: int, max_pixels: int, draft_side: int 
         raise _corrupt() from exc
 
 
-# Modes whose channels keep their meaning when averaged, and whose conversion to RGB gives the same
-# pixels before or after a box reduction (a palette's indices are not colours: averaged, they are noise).
-_AVERAGEABLE_MODES = frozenset({"RGB", "RGBA", "L", "LA"})
+# Modes whose conversion to RGB gives the same pixels before or after a box reduction. Not a palette
+# (its indices are not colours), nor alpha: Pillow averages it premultiplied, so a transparent white
+# pixel would come out black, where the conversion to RGB keeps it white.
+_AVERAGEABLE_MODES = frozenset({"RGB", "L"})
 
 
 def _rgb(image: Image.Image, min_side: int | None) -> Image.Image:
     """`image` in RGB; with `min_side`, box-reduced by the largest whole factor that keeps its shorter
-    side at least that long, before the conversion where the mode allows (no full-size copy is made)."""
+    side at least that long (before the conversion where that gives the same pixels: one copy fewer)."""
     factor = min(image.size) // min_side if min_side is not None else 1
     if factor > 1 and image.mode in _AVERAGEABLE_MODES:
         image, factor = image.reduce(factor), 1
