@@ -26,16 +26,17 @@ print(json.dumps({"answer": answer, "peak_mb": peak_kb / 1024}))
 """
 
 
-def run_cold(function: Function, event: dict[str, Any], env: dict[str, str]) -> tuple[dict[str, Any], float]:
-    """The function's handler on `event` in a fresh process with `env` added to this one's: its answer
-    and its peak RSS in MB."""
+def run_cold(function: Function, event: dict[str, Any]) -> tuple[dict[str, Any], float]:
+    """The function's handler on `event` in a fresh process started with the environment the template
+    gives the function (as Lambda starts it: glibc reads MALLOC_ARENA_MAX then): its answer and its
+    peak RSS in MB."""
     container = subprocess.run(
         [sys.executable, "-c", CONTAINER, function.handler, function.logical_id, str(function.memory_mb)],
         input=json.dumps(event),
         capture_output=True,
         text=True,
         cwd=ROOT,
-        env={**os.environ, **env},
+        env={**os.environ, **function.environment},
         check=False,
         timeout=function.timeout,
     )

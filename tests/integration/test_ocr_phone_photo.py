@@ -23,9 +23,7 @@ def test_a_12_megapixel_phone_photo_is_read_within_the_workers_memory(api, ann, 
     pump = QueuePump(WORKER.queues[0], lambda event: events.append(event) or {"batchItemFailures": []}, aws)
     pump.poll_once(wait_seconds=2)
     (event,) = [event for event in events if created["item"]["id"] in json.dumps(event)]
-    answer, peak_mb = run_cold(
-        WORKER, event, {"ASSISTI_OCR_THREADS": WORKER.environment.get("ASSISTI_OCR_THREADS", "0")}
-    )
+    answer, peak_mb = run_cold(WORKER, event)
     assert answer == {"batchItemFailures": []}
     done = item(api, ann, created["item"]["id"])
     assert done["status"] == "done" and done["label"].splitlines()[0] == "TABLE 12", done

@@ -3,8 +3,6 @@ told by a clear code, and found before a model or a refused format's parser sees
 
 from __future__ import annotations
 
-import sys
-
 import pytest
 from PIL import GifImagePlugin, Image
 
@@ -58,10 +56,3 @@ def test_a_phones_mpo_jpeg_is_read_as_a_jpeg():
     loaded = load_image(buffer.getvalue(), **LIMITS, draft_side=64)
     assert loaded.content_type == "image/jpeg" and loaded.image.mode == "RGB"
     assert loaded.image.size[0] >= 64 and loaded.image.size[0] <= first.size[0]
-
-
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="mallopt is glibc's, Lambda's C library")
-def test_the_image_worker_holds_malloc_to_one_arena():
-    from assisti_common.image_jobs.worker import one_malloc_arena
-
-    assert one_malloc_arena()

@@ -30,7 +30,6 @@ thread, one image at a time, with the threads its session was given.
 
 from __future__ import annotations
 
-import ctypes
 import threading
 import time
 from collections.abc import Callable
@@ -56,7 +55,6 @@ from assisti_common.observability import logger, metrics
 A = TypeVar("A")
 R = TypeVar("R")
 IO_THREADS = 4  # claims, reads and writes in flight at once: round trips, not CPU
-M_ARENA_MAX = -8  # glibc's mallopt parameter: how many malloc arenas the process may have
 
 
 @dataclass(frozen=True)
@@ -117,7 +115,6 @@ class ImageJobWorker:
         self.draft_side = draft_side
         self.settle_as_done = settle_as_done
         self.batch = BatchProcessor(event_type=EventType.SQS)
-        one_malloc_arena()  # before the pool's threads exist
         self.pool = ThreadPoolExecutor(max_workers=IO_THREADS, thread_name_prefix="image-io")
         self._decoding = threading.Lock()
         # The Lambda entry point, wrapped once per container.
@@ -195,8 +192,8 @@ class ImageJobWorker:
         if upload.size > settings.upload_max_bytes:
             raise ImageRejected("too_large", f"The image is over {settings.upload_max_bytes} bytes.")
         read = _read(upload, settings.upload_max_bytes)
-        # One decode at a time: on the worker's one vCPU two decodes take as long as one after the other,
-        # and each may hold a full-size image (a 40 MP PNG with alpha is 160 MB decoded).
+        # One decode at a time: each may hold a full-size image (a 40 MP PNG is 160 MB decoded), and at
+        # the template's sizes (one vCPU or less) two decodes take as long as one after the other.
         with self._decoding:
             loaded = load_image(
                 read.data,
@@ -337,17 +334,6 @@ class ImageJobWorker:
                 raise failure
 
         return dict(process_partial_response(event=event, record_handler=settle, processor=self.batch, context=context))
-
-
-def one_malloc_arena() -> bool:
-    """Makes glibc's malloc use one arena for every thread; False where the C library has no mallopt.
-
-    glibc gives each thread that allocates an arena of its own (up to 8 per core), and what a thread
-    frees stays in its arena for that thread's next allocations. Each pool thread that decoded a large
-    image so kept a full decode's worth: eight 40 MP PNGs with alpha peaked at 993 MB of RSS with one
-    decode at a time, 482 MB with one arena (the worker's one or two vCPUs gain nothing from more)."""
-    mallopt = getattr(ctypes.CDLL(None), "mallopt", None)  # the C library the interpreter runs on
-    return bool(mallopt is not None and mallopt(M_ARENA_MAX, 1))
 
 
 def _known(value: R) -> Future[R]:
