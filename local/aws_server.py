@@ -52,6 +52,7 @@ def one_dynamodb_request_at_a_time(app: WsgiApp) -> WsgiApp:
 
 
 LATENCY_PATH = "/_local/latency"  # POST {"s3": 0.02, "dynamodb": 0.005}: seconds per request ({} for none)
+RESET_PATH = "/moto-api/reset"  # moto's own: every service's state dropped (and any latency set here)
 # The service a SigV4 request is signed for: the fourth part of its credential scope, from the
 # Authorization header or a presigned URL's X-Amz-Credential (a browser's POST form has neither).
 _CREDENTIAL_SERVICE = re.compile(
@@ -60,18 +61,29 @@ _CREDENTIAL_SERVICE = re.compile(
 
 
 def with_latency(app: WsgiApp) -> WsgiApp:
-    latency: dict[str, float] = {}
+    latency: dict[str, float] = {}  # replaced whole, never changed in place: a request reads one setting
 
     def delayed(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        if environ.get("PATH_INFO") == LATENCY_PATH and environ.get("REQUEST_METHOD") == "POST":
+        nonlocal latency
+        path = environ.get("PATH_INFO")
+        if path == LATENCY_PATH and environ.get("REQUEST_METHOD") == "POST":
             body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
-            latency.clear()
-            latency.update({str(service): float(seconds) for service, seconds in json.loads(body or b"{}").items()})
+            try:
+                setting = {
+                    str(service).lower(): float(seconds) for service, seconds in json.loads(body or b"{}").items()
+                }
+            except (ValueError, TypeError, AttributeError):
+                start_response("400 Bad Request", [("Content-Type", "text/plain")])
+                return [b'expected {"service": seconds, ...}']
+            latency = setting
             start_response("204 No Content", [])
             return [b""]
-        if latency:
+        if path == RESET_PATH:
+            latency = {}  # a reset account answers as fast as it did before anything was set
+        setting = latency
+        if setting:
             found = _CREDENTIAL_SERVICE.search(environ.get("HTTP_AUTHORIZATION", "") or environ.get("QUERY_STRING", ""))
-            delay = latency.get(found.group(1).lower(), 0.0) if found else 0.0
+            delay = setting.get(found.group(1).lower(), 0.0) if found else 0.0
             if delay > 0:
                 time.sleep(delay)  # before the request is served (and before DynamoDB's lock: a wait, not work)
         return app(environ, start_response)

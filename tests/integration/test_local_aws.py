@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
+import boto3
 import httpx
 import pytest
 from botocore.exceptions import ClientError
@@ -17,7 +18,7 @@ from botocore.exceptions import ClientError
 from assisti_common.db import usage
 from assisti_common.db.base import transact
 from assisti_common.db.models import UsageModel
-from local.aws_server import LATENCY_PATH
+from local.aws_server import LATENCY_PATH, RESET_PATH
 
 THREADS = 16
 EACH = 15
@@ -86,7 +87,8 @@ def test_a_latency_set_for_a_service_delays_its_requests_and_no_other_services(a
     def s3() -> None:
         storage.s3().list_objects_v2(Bucket=get_settings().uploads_bucket, MaxKeys=1)
 
-    # Given a quarter of a second set for every DynamoDB request
+    # Given both clients made, and a quarter of a second set for every DynamoDB request
+    dynamodb(), s3()
     httpx.post(f"{aws}{LATENCY_PATH}", json={"dynamodb": 0.25}).raise_for_status()
     try:
         # When DynamoDB and S3 are each asked
@@ -98,3 +100,14 @@ def test_a_latency_set_for_a_service_delays_its_requests_and_no_other_services(a
     assert waited["dynamodb"] >= 0.25
     assert waited["s3"] < 0.25
     assert seconds(dynamodb) < 0.25
+
+
+def test_a_latency_that_is_not_seconds_is_refused_and_a_reset_clears_the_one_set(aws):
+    assert httpx.post(f"{aws}{LATENCY_PATH}", json={"s3": "slow"}).status_code == 400
+    httpx.post(f"{aws}{LATENCY_PATH}", json={"dynamodb": 5}).raise_for_status()
+    httpx.post(f"{aws}{RESET_PATH}").raise_for_status()
+
+    dynamodb = boto3.client("dynamodb", region_name="us-east-1", endpoint_url=aws)
+    started = time.perf_counter()
+    dynamodb.list_tables()
+    assert time.perf_counter() - started < 5
