@@ -264,10 +264,10 @@ def _largest_png(seed: int) -> bytes:
 
 def test_a_batch_of_the_largest_images_accepted_is_labelled_within_the_workers_memory(api, ann, aws):
     """A batch of eight 40 MP PNGs with alpha, in a cold container (a fresh process started with the
-    template's environment): every item done, with a peak RSS under the memory the template gives the
-    worker. It peaked at 1,246-1,269 MB of its 1,024 MB while four uploads were decoded at once, held
-    at full size while they waited for the model, and their freed pixels kept in each thread's malloc
-    arena."""
+    template's environment): every item done, with a peak RSS under 60% of the memory the template
+    gives the worker. Measured at 495-511 MB; 950 MB when decoded images were held at full size while
+    they waited for the model, 2,332 MB when every upload of the batch was decoded at once, and
+    1,246-1,269 MB with four uploads read ahead and decoded at once, at full size."""
     from local.pump import sqs_event
 
     payloads = [_largest_png(seed) for seed in range(2)]
@@ -279,7 +279,7 @@ def test_a_batch_of_the_largest_images_accepted_is_labelled_within_the_workers_m
     assert answer == {"batchItemFailures": []}
     for item_id in uploaded:
         assert api.get(f"/vision/animals/{item_id}", headers=ann).json()["status"] == "done"
-    assert peak_mb < WORKER.memory_mb, f"peak {peak_mb:.0f} MB of {WORKER.memory_mb} MB"
+    assert peak_mb < 0.6 * WORKER.memory_mb, f"peak {peak_mb:.0f} MB of {WORKER.memory_mb} MB"
     print(f"8 x 40 MP PNG: peak RSS {peak_mb:.0f} MB of the worker's {WORKER.memory_mb} MB")
 
 

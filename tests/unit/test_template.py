@@ -354,3 +354,11 @@ def test_every_public_auth_route_has_its_own_throttle_below_the_stage_default():
     for settings in throttled.values():
         assert settings["ThrottlingRateLimit"] < default["ThrottlingRateLimit"]
         assert settings["ThrottlingBurstLimit"] < default["ThrottlingBurstLimit"]
+
+
+def test_the_vision_worker_reads_every_upload_of_a_batch_ahead():
+    """The vision worker's read-ahead covers the batch its queue hands it (a batch's round trips overlap)."""
+    from assisti_vision_worker import handler
+
+    function = next(f for f in TEMPLATE.functions() if f.logical_id == "VisionWorkerFunction")
+    assert handler.BATCH_SIZE == function.queues[0].batch_size == handler.worker.lookahead + 1

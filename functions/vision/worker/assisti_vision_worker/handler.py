@@ -31,10 +31,14 @@ def classify_road_sign(image: Image.Image) -> JobResult:
 
 
 # The models look at a few hundred pixels at most (a 224 crop of 256 for animals): a JPEG is decoded at
-# the smallest libjpeg scale that still covers the larger model's crop (engine.DRAFT_SIDE). Labels agree
-# with a full decode (tests/unit/test_vision_engine.py). Three uploads are claimed, read and decoded ahead
-# of the model (a batch is 8): the round trips and the decode, not the model, are most of a job's time.
+# the smallest libjpeg scale that still covers the larger model's crop (engine.DRAFT_SIDE), and any larger
+# image is reduced to it once decoded. Labels agree with a full decode (tests/unit/test_vision_engine.py).
+# Every upload of a batch (the template's BatchSize) is read at once, ahead of the model: S3's round
+# trips, not the model, are most of a job's time, and a reduced image is small to hold.
+BATCH_SIZE = 8
 worker = ImageJobWorker(
-    {Kind.ANIMALS: classify_animal, Kind.ROAD_SIGNS: classify_road_sign}, lookahead=3, draft_side=engine.DRAFT_SIDE
+    {Kind.ANIMALS: classify_animal, Kind.ROAD_SIGNS: classify_road_sign},
+    lookahead=BATCH_SIZE - 1,
+    draft_side=engine.DRAFT_SIDE,
 )
 handler = worker.lambda_handler

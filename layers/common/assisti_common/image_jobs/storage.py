@@ -60,8 +60,13 @@ class PresignedUpload:
     max_bytes: int
 
 
+# Connections kept per client: an image worker reads ahead and copies every upload of a batch at once
+# (botocore keeps 10 by default and opens, then drops, any more).
+S3_CONNECTIONS = 32
+
+
 def s3() -> S3Client:
-    client: S3Client = aws.client("s3", read_timeout=10, signature_version="s3v4")
+    client: S3Client = aws.client("s3", read_timeout=10, signature_version="s3v4", max_pool_connections=S3_CONNECTIONS)
     return client
 
 

@@ -54,7 +54,7 @@ from assisti_common.observability import logger, metrics
 
 A = TypeVar("A")
 R = TypeVar("R")
-IO_THREADS = 4  # claims, reads and writes in flight at once: round trips, not CPU
+IO_THREADS = 4  # at least this many claims, reads, copies and writes in flight at once: round trips, not CPU
 
 
 @dataclass(frozen=True)
@@ -115,7 +115,9 @@ class ImageJobWorker:
         self.draft_side = draft_side
         self.settle_as_done = settle_as_done
         self.batch = BatchProcessor(event_type=EventType.SQS)
-        self.pool = ThreadPoolExecutor(max_workers=IO_THREADS, thread_name_prefix="image-io")
+        # Enough threads for each upload read ahead and its kept copy to be in flight at once.
+        threads = max(IO_THREADS, 2 * (1 + lookahead))
+        self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="image-io")
         self._decoding = threading.Lock()
         # The Lambda entry point, wrapped once per container.
         self.lambda_handler = logger.inject_lambda_context(clear_state=True)(metrics.log_metrics(self._handle))
