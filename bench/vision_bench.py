@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from statistics import fmean
 from typing import Any
 from unittest import mock
 
@@ -196,7 +197,7 @@ def main() -> int:
             f"inference alone with the worker's one thread, {wall / two_threads:.1f}x with two (p50); the worker's own "
             f"CPU {own * 1000:.1f} ms = {own / model:.2f}x the model's {model * 1000:.1f} ms, "
             f"{own / file_cpu[name]:.2f}x decoding the file and the model ({file_cpu[name] * 1000:.1f} ms); "
-            f"moto's CPU {_mean(run.moto_cpu[(name, batch)]) * 1000:.1f} ms (mean: the system counts it in 10 ms ticks)"
+            f"moto's CPU {fmean(run.moto_cpu[(name, batch)]) * 1000:.1f} ms (mean: the system counts it in 10 ms ticks)"
         )
         print(f"    where its CPU goes, mean per image: {run.breakdown(name, batch)}")
         at_aws = run.wall_at_aws_latency[(name, batch)]
@@ -288,7 +289,7 @@ class _WorkerRun:
         events = self.stages[(name, batch)]
         images = len(events) * batch
         totals = {stage: sum(event.get(stage, 0.0) for event in events) / images for stage, _, _ in _STAGES}
-        rest = _mean(self.cpu[(name, batch)]) - sum(totals.values())
+        rest = fmean(self.cpu[(name, batch)]) - sum(totals.values())
         parts = [f"{stage} {seconds * 1000:.2f}" for stage, seconds in totals.items()]
         return ", ".join([*parts, f"the rest {rest * 1000:.2f} ms"])
 
@@ -389,10 +390,6 @@ def _worker_times(cases: list[_Case], rounds: dict[int, int], engine: Any) -> _W
         run.round_trip = _round_trip_seconds()
     _pin(psutil.Process(), cores)
     return run
-
-
-def _mean(samples: list[float]) -> float:
-    return sum(samples) / len(samples)
 
 
 def _cores() -> list[int]:

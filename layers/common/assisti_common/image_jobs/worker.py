@@ -99,9 +99,9 @@ class ImageJobWorker:
     """`lookahead`: how many uploads are read and decoded ahead of the one the model is on (their
     decoded images are held in memory meanwhile). `draft_side`: the shorter side the models need: JPEGs
     are decoded at a reduced scale, and larger images reduced once decoded, to no less (None: full
-    resolution). `settle_as_done`: write each result
-    as soon as its model is done, for a model slow enough that a user would wait for the rest of the
-    batch (OCR); otherwise the batch's results are written together at its end, in fewer requests."""
+    resolution). `settle_as_done`: write each result as soon as its model is done, for a model slow
+    enough that a user would wait for the rest of the batch (OCR); otherwise the batch's results are
+    written together at its end, in fewer requests."""
 
     def __init__(
         self,
