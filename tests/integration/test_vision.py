@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import threading
 from typing import Any
 
 import boto3
@@ -219,9 +222,9 @@ def test_a_batch_claims_together_writes_its_results_together_and_deletes_in_one_
     api, ann, aws, vision_handler, monkeypatch
 ):
     """Each request costs the worker a few ms of CPU, more than a road sign's inference: a batch of 8
-    makes one claim transaction, one result transaction and one delete, besides each image's read
-    and kept copy. One item is deleted before the batch runs: the claim transaction drops it and claims
-    the rest, and nothing is left of it."""
+    makes one claim transaction, one result transaction and one delete, besides each image's read and
+    its copy, asked for together. One item is deleted before the batch runs: the claim transaction
+    drops it and claims the rest, and nothing is left of it."""
     from local.pump import sqs_event
 
     cat = encode(Image.fromarray(photos.chelsea()), "JPEG")
@@ -236,7 +239,7 @@ def test_a_batch_claims_together_writes_its_results_together_and_deletes_in_one_
     assert sorted(made) == sorted(
         ["TransactWriteItems"] * 2  # the claims: refused with the deleted item, then made without it
         + ["S3 GET"] * 8  # each upload read (the deleted item's, gone, while its claim was made)
-        + ["S3 PUT copy"] * 7  # each checked image kept: copied inside S3, no bytes sent back
+        + ["S3 PUT copy"] * 8  # each kept, with its read: copied inside S3 (the deleted item's is refused)
         + ["TransactWriteItems"]  # the results
         + ["GetItem"]  # the deleted item, read: does it name a kept copy of this delivery's?
         + ["S3 POST delete"]  # every upload, at once
@@ -284,26 +287,104 @@ def test_a_batch_of_the_largest_images_accepted_is_labelled_within_the_workers_m
 
 
 def _before_the_copy(monkeypatch: pytest.MonkeyPatch, meanwhile: Any) -> None:
-    """The worker has claimed the item and read and checked the upload; `meanwhile` happens, then it
-    asks S3 to keep its copy."""
+    """The worker has claimed the item and read the upload; `meanwhile` happens, then S3 is asked for
+    the copy (which the worker asks for with the read: here it waits for the read)."""
     from assisti_common.image_jobs import storage
 
-    copy_object = storage.copy_object
+    read_object, copy_object = storage.read_object, storage.copy_object
+    read = threading.Event()
+
+    def read_first(*args: Any) -> Any:
+        try:
+            return read_object(*args)
+        finally:
+            read.set()
 
     def copy_after(*args: Any) -> None:
+        assert read.wait(timeout=10)
         meanwhile()
         copy_object(*args)
 
+    monkeypatch.setattr(storage, "read_object", read_first)
     monkeypatch.setattr(storage, "copy_object", copy_after)
 
 
-def test_an_upload_replaced_after_it_was_read_is_not_kept_and_its_own_event_labels_the_new_one(
-    api, ann, aws, vision_handler, monkeypatch
+def test_the_copy_of_an_upload_is_asked_for_with_its_read_not_after_it(api, ann, aws, vision_handler, monkeypatch):
+    """In Lambda each S3 request is a round trip of tens of ms: the worker asks S3 for the kept copy of
+    the object the event announced while it reads that object, not once the read is back. The read
+    here waits until the copy has been asked for."""
+    from assisti_common.image_jobs import storage
+    from local.pump import sqs_event
+
+    item_id = _upload(api, ann, "/vision/animals", encode(Image.fromarray(photos.chelsea()), "JPEG"))
+    (message,) = [message for message in _received(aws, 1) if item_id in message["Body"]]
+    read_object, copy_object = storage.read_object, storage.copy_object
+    copying = threading.Event()
+    overlapped: list[bool] = []
+
+    def copy(*args: Any) -> None:
+        copying.set()
+        copy_object(*args)
+
+    def read(*args: Any) -> Any:
+        overlapped.append(copying.wait(timeout=5))
+        return read_object(*args)
+
+    monkeypatch.setattr(storage, "copy_object", copy)
+    monkeypatch.setattr(storage, "read_object", read)
+    answer = call_handler(vision_handler, sqs_event([message], WORKER.queues[0].queue_arn), LambdaContext("vision"))
+    assert answer == {"batchItemFailures": []}
+    assert overlapped == [True]
+    done = api.get(f"/vision/animals/{item_id}", headers=ann).json()
+    assert done["status"] == "done" and done["group"] == "cat"
+    assert [key.split("/")[0] for key in ocr.stored(aws)] == ["images"]
+
+
+def test_the_kept_image_is_typed_as_its_bytes_are_not_as_the_upload_declared(api, ann, aws, pump):
+    """An app may declare one image type and send another (a PNG screenshot sent as image/jpeg): the
+    image the item links to is served with the type of its bytes."""
+    for declared, sent, expected in [("image/jpeg", "JPEG", "image/jpeg"), ("image/jpeg", "PNG", "image/png")]:
+        created = api.post("/vision/animals", json={"title": "photo", "content_type": declared}, headers=ann).json()
+        upload = created["upload"]
+        payload = encode(Image.fromarray(photos.chelsea()), sent)
+        assert httpx.post(upload["url"], data=upload["fields"], files={"file": ("p", payload, declared)}).is_success
+        drain = [pump.poll_once(wait_seconds=0) for _ in range(3)]
+        assert sum(drain) >= 1
+        done = api.get(f"/vision/animals/{created['item']['id']}", headers=ann).json()
+        assert done["status"] == "done", done
+        served = httpx.get(done["image_url"])
+        assert served.content == payload and served.headers["content-type"] == expected, (sent, served.headers)
+
+
+def test_an_event_that_names_no_etag_is_labelled_from_the_object_read(api, ann, aws, vision_handler):
+    """S3 names the object's ETag in every ObjectCreated event; should one not, the worker reads the
+    upload first and copies the object it read."""
+    from local.pump import sqs_event
+
+    png = encode(Image.fromarray(photos.chelsea()), "PNG")
+    item_id = _upload(api, ann, "/vision/animals", png)  # declared image/jpeg
+    (message,) = [message for message in _received(aws, 1) if item_id in message["Body"]]
+    body = json.loads(message["Body"])
+    del body["Records"][0]["s3"]["object"]["eTag"]
+    message = {**message, "Body": json.dumps(body)}
+    answer = call_handler(vision_handler, sqs_event([message], WORKER.queues[0].queue_arn), LambdaContext("vision"))
+    assert answer == {"batchItemFailures": []}
+    done = api.get(f"/vision/animals/{item_id}", headers=ann).json()
+    assert done["status"] == "done" and done["group"] == "cat"
+    served = httpx.get(done["image_url"])
+    assert served.content == png and served.headers["content-type"] == "image/png"
+    assert [key.split("/")[0] for key in ocr.stored(aws)] == ["images"]
+
+
+@pytest.mark.parametrize("replaced", ["before the read", "after the read"])
+def test_an_upload_replaced_under_its_event_is_not_kept_and_its_own_event_labels_the_new_one(
+    api, ann, aws, vision_handler, monkeypatch, replaced
 ):
-    """The presigned POST can be used again while the worker looks at the first upload. S3 copies the
-    checked image only while the upload is the object the worker read: the copy is refused, and the
-    delivery writes nothing (no label or copy of bytes that are no longer there, no retry spent); the
-    new object's own event labels it."""
+    """The presigned POST can be used again while the first upload's event is on its way, or while the
+    worker looks at the upload. The worker reads, and S3 copies, only the object the event announced
+    (its ETag): whichever comes after the new upload is refused, and the delivery writes nothing (no
+    label or copy of bytes that are no longer there, no retry spent); the new object's own event
+    labels it."""
     from local.pump import sqs_event
 
     cat, coffee = (encode(Image.fromarray(scene), "JPEG") for scene in (photos.chelsea(), photos.coffee()))
@@ -314,18 +395,27 @@ def test_an_upload_replaced_after_it_was_read_is_not_kept_and_its_own_event_labe
         stored = httpx.post(upload["url"], data=upload["fields"], files={"file": ("p.jpg", payload, "image/jpeg")})
         assert stored.status_code == 204
 
+    received: list[dict[str, Any]] = []  # taken from the queue: each stays invisible there meanwhile
+
+    def handle_the_event_of(payload: bytes) -> None:
+        etag = hashlib.md5(payload, usedforsecurity=False).hexdigest()  # a single-part upload's ETag
+        while not any(etag in message["Body"] for message in received):
+            received.extend(_received(aws, 1))
+        (message,) = [message for message in received if etag in message["Body"]]
+        answer = call_handler(vision_handler, sqs_event([message], WORKER.queues[0].queue_arn), LambdaContext("v"))
+        assert answer == {"batchItemFailures": []}
+
     post(cat)
-    (first,) = [message for message in _received(aws, 1) if item_id in message["Body"]]
-    _before_the_copy(monkeypatch, lambda: post(coffee))  # the same POST again, once the worker read the cat
-    answer = call_handler(vision_handler, sqs_event([first], WORKER.queues[0].queue_arn), LambdaContext("vision"))
-    assert answer == {"batchItemFailures": []}
+    if replaced == "before the read":
+        post(coffee)
+    else:
+        _before_the_copy(monkeypatch, lambda: post(coffee))
+    handle_the_event_of(cat)
     assert api.get(f"/vision/animals/{item_id}", headers=ann).json()["status"] == "processing"
-    assert [key.split("/")[0] for key in ocr.stored(aws)] == ["uploads"]  # the cat was not kept
+    assert [key.split("/")[0] for key in ocr.stored(aws)] == ["uploads"]  # the coffee; the cat was not kept
 
     monkeypatch.undo()
-    (second,) = [message for message in _received(aws, 1) if item_id in message["Body"]]  # the coffee's event
-    answer = call_handler(vision_handler, sqs_event([second], WORKER.queues[0].queue_arn), LambdaContext("vision"))
-    assert answer == {"batchItemFailures": []}
+    handle_the_event_of(coffee)
     done = api.get(f"/vision/animals/{item_id}", headers=ann).json()
     assert done["status"] == "done" and done["label"] == "not_an_animal"  # the coffee
     assert httpx.get(done["image_url"]).content == coffee

@@ -18,6 +18,7 @@ class Upload:
     bucket: str
     key: ImageKey
     size: int
+    etag: str | None = None  # the object's, as the event announced it (S3 names it in every ObjectCreated)
 
 
 def uploads_in(record: SQSRecord) -> list[Upload]:
@@ -32,5 +33,6 @@ def uploads_in(record: SQSRecord) -> list[Upload]:
         if key is None:
             logger.warning("ignoring an object outside the upload layout", extra={"s3_key": raw_key})
             continue
-        found.append(Upload(s3_record.s3.bucket.name, key, int(s3_record.s3.get_object.size or 0)))
+        s3_object = s3_record.s3.get_object
+        found.append(Upload(s3_record.s3.bucket.name, key, int(s3_object.size or 0), s3_object.etag or None))
     return found

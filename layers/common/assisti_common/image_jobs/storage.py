@@ -4,7 +4,8 @@ conditional copies, deletes.
 Two prefixes: `uploads/` holds what clients POST, each object only while its item waits for it (the
 worker deletes it once the item is settled, gone or finished); `images/` holds the copy of a checked
 image the worker keeps for a done item, where no presigned POST can write. S3 makes that copy from the
-upload, only while the upload is the object the worker read (its ETag)."""
+upload, and the worker reads it, only while the upload is the object its S3 event announced (its ETag):
+the bytes kept are the bytes checked."""
 
 from __future__ import annotations
 
@@ -101,26 +102,35 @@ def presigned_download(key: str) -> str:
 class ReadObject:
     data: bytes
     etag: str  # of the whole object: what a copy of exactly these bytes names (`copy_object`)
+    content_type: str  # the type the upload declared (its POST policy bound it to one of IMAGE_TYPES)
 
 
-def read_object(bucket: str, key: str, max_bytes: int) -> ReadObject:
-    """Reads at most max_bytes + 1 bytes, so an oversized object is seen without loading it all."""
-    answer = s3().get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{max_bytes}")
-    return ReadObject(answer["Body"].read(), answer["ETag"])
+def read_object(bucket: str, key: str, max_bytes: int, etag: str | None = None) -> ReadObject:
+    """Reads at most max_bytes + 1 bytes, so an oversized object is seen without loading it all. With
+    `etag`, only while the object is still that one: otherwise S3 refuses it with 412 PreconditionFailed."""
+    conditions: dict[str, Any] = {"IfMatch": etag} if etag else {}
+    answer = s3().get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{max_bytes}", **conditions)
+    return ReadObject(answer["Body"].read(), answer["ETag"], answer.get("ContentType", ""))
 
 
-def copy_object(source: tuple[str, str], source_etag: str, key: str, content_type: str) -> None:
-    """Copies `source` (bucket, key) to `key` inside S3 (no bytes through the function), only while the
-    source is still the object with `source_etag`: otherwise S3 refuses it with 412 PreconditionFailed."""
+def copy_object(source: tuple[str, str], source_etag: str | None, key: str, content_type: str | None = None) -> None:
+    """Copies `source` (bucket, key) to `key` inside S3 (no bytes through the function); with
+    `source_etag`, only while the source is still that object: otherwise S3 refuses it with 412
+    PreconditionFailed. The copy is typed `content_type`, or as the source is (None). Neither the
+    source's tags nor anything else of it but its bytes and type come along (and no tag permissions
+    are needed)."""
     source_bucket, source_key = source
+    options: dict[str, Any] = {"CopySourceIfMatch": source_etag} if source_etag else {}
+    if content_type:
+        options.update(MetadataDirective="REPLACE", ContentType=content_type)
+    else:
+        options.update(MetadataDirective="COPY")
     s3().copy_object(
         Bucket=get_settings().uploads_bucket,
         Key=key,
         CopySource={"Bucket": source_bucket, "Key": source_key},
-        CopySourceIfMatch=source_etag,
-        MetadataDirective="REPLACE",  # the type found in the bytes, not the one the upload declared
-        ContentType=content_type,
-        TaggingDirective="REPLACE",  # no tags: nothing of the upload's but its bytes (and no tag permissions)
+        TaggingDirective="REPLACE",
+        **options,
     )
 
 

@@ -2,11 +2,12 @@
 
 S3 ObjectCreated -> SQS -> this handler (Powertools BatchProcessor, partial batch failure). For each
 uploaded object: claim the item (a conditional write), read and check the image again, run the kind's
-model, keep a copy of the checked bytes (S3 copies the upload, only while it is the object read), and
-write the result naming that copy with a write only the claim holder can make. A permanent problem
-fails the item at once; anything else is retried by SQS, and the last try fails the item before the
-message goes to the dead-letter queue, whose handler (`dead_letters`) fails whatever is left, so no
-item stays `processing` forever.
+model, keep a copy of the checked bytes, and write the result naming that copy with a write only the
+claim holder can make. The read and the copy both name the object the event announced (its ETag), so
+S3 copies exactly the bytes the worker checks, and the two are asked for at once: neither waits for
+the other's round trip. A permanent problem fails the item at once; anything else is retried by SQS,
+and the last try fails the item before the message goes to the dead-letter queue, whose handler
+(`dead_letters`) fails whatever is left, so no item stays `processing` forever.
 
 An uploaded object lives only while its item waits for it (`items.release`). A presigned POST can be
 used again until it expires, after the item is done or deleted (or the account is): an upload whose
@@ -22,10 +23,10 @@ made inside S3: no byte of it goes back through the worker). A write that a tran
 (throttled, or in conflict with another writer) is made on its own, so each record still gets its own
 outcome.
 
-The round trips overlap the model instead of queueing behind it: each upload is read and decoded on a
-small thread pool, up to `lookahead` uploads ahead of the one the model is working on, and an image's
-kept copy is made on the pool while the model looks at it. The model itself runs on the handler's
-thread, one image at a time, with the threads its session was given.
+The round trips overlap the model instead of queueing behind it: each upload is read and decoded, and
+its copy kept, on a small thread pool, up to `lookahead` uploads ahead of the one the model is working
+on. The model itself runs on the handler's thread, one image at a time, with the threads its session
+was given.
 """
 
 from __future__ import annotations
@@ -70,6 +71,7 @@ Processor = Callable[[Image.Image], JobResult]
 @dataclass(frozen=True)
 class _Checked:
     etag: str  # of the upload whose bytes passed the checks: what a done item keeps a copy of
+    declared_type: str  # the upload's Content-Type: the kept copy's until it is typed as `loaded` is
     loaded: LoadedImage
 
 
@@ -83,12 +85,14 @@ class _Job:
     claimed: Future[ImageItemModel | None] | None = None
     image: Future[_Checked] | None = field(default=None, repr=False)
     reading: bool = False  # the read has started (`image` is dropped once the model is done with it)
+    kept: Future[None] | None = None  # the copy of the upload this claim keeps, once asked for
 
 
 @dataclass(frozen=True)
 class _Settling:
-    """What a job's turn decided: the write that settles its item (None: no item waits for the upload),
-    and the kept copy of its image, under way on the pool (deleted when the write does not name it)."""
+    """What a job's turn decided: the write that settles its item (None: no item waits for the upload,
+    or another upload replaced it), and the kept copy of its image, under way on the pool (awaited
+    before anything is deleted, and deleted when the write does not name it)."""
 
     job: _Job
     write: image_items.Write | None
@@ -115,7 +119,7 @@ class ImageJobWorker:
         self.draft_side = draft_side
         self.settle_as_done = settle_as_done
         self.batch = BatchProcessor(event_type=EventType.SQS)
-        # Enough threads for each upload read ahead and its kept copy to be in flight at once.
+        # Enough threads for each upload read ahead and its copy to be in flight at once.
         threads = max(IO_THREADS, 2 * (1 + lookahead))
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="image-io")
         self._decoding = threading.Lock()
@@ -157,6 +161,9 @@ class ImageJobWorker:
         for outcome in [self._settle(settling), *(future.result() for future in settled)]:
             for job, failure in outcome.items():
                 failures.setdefault(job.message_id, failure)
+        # No copy outlives the invocation (a job that failed before it settled asked for one, too): the
+        # claim's next try, or the dead-letter handler, deletes what it left.
+        wait([job.kept for job in jobs if job.kept is not None])
         return failures
 
     def _known(self, job: _Job) -> bool:
@@ -184,10 +191,15 @@ class ImageJobWorker:
             )
 
     def _start_reading(self, job: _Job) -> None:
-        """Reads and decodes the image on the pool, once."""
+        """Reads and decodes the image on the pool, once, and asks S3 for the claim's copy of the same
+        object at the same time (its ETag, from the event). A copy the item never names (the image is
+        rejected, or no item waits for it) is deleted when the job settles."""
         if not job.reading:
             job.reading = True
             job.image = self.pool.submit(self._load, job.upload)
+            upload = job.upload
+            if upload.etag and upload.size <= get_image_settings().upload_max_bytes:
+                job.kept = self.pool.submit(_keep, upload, upload.etag, upload.key.kept(job.message_id))
 
     def _load(self, upload: Upload) -> _Checked:
         settings = get_image_settings()
@@ -203,7 +215,7 @@ class ImageJobWorker:
                 max_pixels=settings.max_image_pixels,
                 draft_side=self.draft_side,
             )
-        return _Checked(read.etag, loaded)
+        return _Checked(read.etag, read.content_type, loaded)
 
     def _process(self, job: _Job) -> _Settling:
         """Runs the model on one claimed upload while its kept copy is made; returns the write that
@@ -216,16 +228,19 @@ class ImageJobWorker:
             logger.info(
                 "no item waits for this upload (deleted or finished): deleting it", extra={"item_id": key.item_id}
             )
-            return _Settling(job, None)
-        kept: Future[None] | None = None
+            return _Settling(job, None, job.kept)
         try:
             checked = job.image.result()
-            # The checked bytes are kept while the model runs: a copy, not the upload, which the presigned
-            # POST could replace with unchecked bytes. S3 makes the copy only of the very object that was
-            # read (its ETag), so no byte goes back through the worker. A copy no write names is deleted
-            # when the job settles.
+            # The checked bytes are kept: a copy, not the upload, which the presigned POST could replace
+            # with unchecked bytes. S3 makes it inside S3 (no byte goes back through the worker), only of
+            # the object that was read (its ETag), and typed as the bytes are, not as the upload declared.
             kept_key = key.kept(claim_id)
-            kept = self.pool.submit(_keep, job.upload, checked, kept_key)
+            if job.kept is None:  # an event that named no ETag: the copy names the object read
+                job.kept = self.pool.submit(_keep, job.upload, checked.etag, kept_key, checked.loaded.content_type)
+            elif checked.declared_type != checked.loaded.content_type:
+                job.kept = self.pool.submit(
+                    _typed, job.kept, job.upload, checked.etag, kept_key, checked.loaded.content_type
+                )
             started = time.perf_counter()
             outcome = self.processors[kind](checked.loaded.image)
             elapsed_ms = (time.perf_counter() - started) * 1000
@@ -234,15 +249,18 @@ class ImageJobWorker:
                 raise TypeError(
                     f"the {kind} processor returned {type(outcome.result).__name__}, not {expected.__name__}"
                 )
+        except UploadSuperseded as superseded:  # replaced since its event: the new object's event labels it
+            logger.info(str(superseded), extra={"item_id": key.item_id})
+            return _Settling(job, None, job.kept)
         except ImageRejected as rejected:
             logger.info("image rejected", extra={"item_id": key.item_id, "error_code": rejected.code})
             metrics.add_metric(name=f"{kind}_rejected", unit="Count", value=1)
             failing = image_items.finishing_failed(item, rejected.code, rejected.message, claim_id)
-            return _Settling(job, failing, kept)
+            return _Settling(job, failing, job.kept)
         except Exception:
             if job.last_try:
-                if kept is not None:
-                    wait([kept])  # landed (or not) before the release deletes it
+                if job.kept is not None:
+                    wait([job.kept])  # landed (or not) before the release deletes it
                 settled = image_items.finish_failed(item, *GAVE_UP, claim_id)
                 items.release(key, claim_id, item if settled else None)
             logger.exception(
@@ -254,7 +272,7 @@ class ImageJobWorker:
         done = image_items.finishing_done(
             item, claim_id, outcome.label, outcome.confidence, outcome.result.model_dump(), kept_key
         )
-        return _Settling(job, done, kept)
+        return _Settling(job, done, job.kept)
 
     def _settle(self, settling: list[_Settling]) -> dict[_Job, Exception]:
         """Writes the outcomes once their kept copies have landed, then deletes what nothing waits for
@@ -374,23 +392,35 @@ def _s3_code(exc: ClientError) -> str | None:
     return code
 
 
-def _keep(upload: Upload, checked: _Checked, kept_key: str) -> None:
+def _keep(upload: Upload, etag: str, kept_key: str, content_type: str | None = None) -> None:
+    """The claim's copy of the upload, only while it is the object with `etag`; typed `content_type`,
+    or as the upload declared (None)."""
     try:
-        storage.copy_object((upload.bucket, str(upload.key)), checked.etag, kept_key, checked.loaded.content_type)
+        storage.copy_object((upload.bucket, str(upload.key)), etag, kept_key, content_type)
     except ClientError as exc:
         code = _s3_code(exc)
         if code == "PreconditionFailed":
-            raise UploadSuperseded("the upload was replaced after it was read: its own event labels it") from exc
+            raise UploadSuperseded("the upload was replaced: its own event labels it") from exc
         if code in MISSING_OBJECT_CODES:
-            raise UploadSuperseded("the upload was deleted after it was read: nothing waits for it") from exc
+            raise UploadSuperseded("the upload was deleted: nothing waits for it") from exc
         raise
 
 
+def _typed(kept: Future[None], upload: Upload, etag: str, kept_key: str, content_type: str) -> None:
+    """Copies the upload again over the claim's copy once that has landed, typed as its bytes are: for
+    an upload that declared another image type than it holds (rare: one more request, inside S3)."""
+    kept.result()
+    _keep(upload, etag, kept_key, content_type)
+
+
 def _read(upload: Upload, max_bytes: int) -> storage.ReadObject:
+    """The upload's bytes, only while it is the object its event announced (when the event named it)."""
     try:
-        return storage.read_object(upload.bucket, str(upload.key), max_bytes)
+        return storage.read_object(upload.bucket, str(upload.key), max_bytes, upload.etag)
     except ClientError as exc:
         code = _s3_code(exc)
+        if code == "PreconditionFailed":
+            raise UploadSuperseded("the upload was replaced before it was read: its own event labels it") from exc
         if code in MISSING_OBJECT_CODES:
             raise ImageRejected("image_missing", "The uploaded image is gone.") from exc
         if code == "InvalidRange":  # a zero-byte object has no byte 0
