@@ -108,7 +108,7 @@ class ReadObject:
 def read_object(bucket: str, key: str, max_bytes: int, etag: str | None = None) -> ReadObject:
     """Reads at most max_bytes + 1 bytes, so an oversized object is seen without loading it all. With
     `etag`, only while the object is still that one: otherwise S3 refuses it with 412 PreconditionFailed."""
-    conditions: dict[str, Any] = {"IfMatch": etag} if etag else {}
+    conditions: dict[str, Any] = {"IfMatch": _quoted(etag)} if etag else {}
     answer = s3().get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{max_bytes}", **conditions)
     return ReadObject(answer["Body"].read(), answer["ETag"], answer.get("ContentType", ""))
 
@@ -120,7 +120,7 @@ def copy_object(source: tuple[str, str], source_etag: str | None, key: str, cont
     source's tags nor anything else of it but its bytes and type come along (and no tag permissions
     are needed)."""
     source_bucket, source_key = source
-    options: dict[str, Any] = {"CopySourceIfMatch": source_etag} if source_etag else {}
+    options: dict[str, Any] = {"CopySourceIfMatch": _quoted(source_etag)} if source_etag else {}
     if content_type:
         options.update(MetadataDirective="REPLACE", ContentType=content_type)
     else:
@@ -132,6 +132,12 @@ def copy_object(source: tuple[str, str], source_etag: str | None, key: str, cont
         TaggingDirective="REPLACE",
         **options,
     )
+
+
+def _quoted(etag: str) -> str:
+    """An ETag as an HTTP precondition names it (RFC 9110's quoted entity tag): S3's events give it bare."""
+    bare = etag.strip('"')
+    return f'"{bare}"'
 
 
 DELETE_OBJECTS_KEYS = 1000  # S3's limit on the keys of one DeleteObjects request

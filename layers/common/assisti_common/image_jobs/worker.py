@@ -4,10 +4,11 @@ S3 ObjectCreated -> SQS -> this handler (Powertools BatchProcessor, partial batc
 uploaded object: claim the item (a conditional write), read and check the image again, run the kind's
 model, keep a copy of the checked bytes, and write the result naming that copy with a write only the
 claim holder can make. The read and the copy both name the object the event announced (its ETag), so
-S3 copies exactly the bytes the worker checks, and the two are asked for at once: neither waits for
-the other's round trip. A permanent problem fails the item at once; anything else is retried by SQS,
-and the last try fails the item before the message goes to the dead-letter queue, whose handler
-(`dead_letters`) fails whatever is left, so no item stays `processing` forever.
+S3 copies exactly the bytes the worker checks, and the copy is asked for as soon as the item is
+claimed, while the upload is read: it does not wait for the read's round trip. A permanent problem
+fails the item at once; anything else is retried by SQS, and the last try fails the item before the
+message goes to the dead-letter queue, whose handler (`dead_letters`) fails whatever is left, so no
+item stays `processing` forever.
 
 An uploaded object lives only while its item waits for it (`items.release`). A presigned POST can be
 used again until it expires, after the item is done or deleted (or the account is): an upload whose
@@ -139,31 +140,34 @@ class ImageJobWorker:
                 logger.exception("unreadable SQS record; SQS will retry", extra={"message_id": record.message_id})
                 failures[record.message_id] = exc
         jobs = [job for job in jobs if self._known(job)]
-        for job in jobs[: 1 + self.lookahead]:
-            self._start_reading(job)
-        self._claim_together(jobs)  # while the first uploads are read
-        settling: list[_Settling] = []
-        settled: list[Future[dict[_Job, Exception]]] = []
-        for index, job in enumerate(jobs):
-            for upcoming in jobs[index : index + 1 + self.lookahead]:
-                self._start_reading(upcoming)
-            try:
-                entry = self._process(job)
-            except Exception as exc:
-                failures.setdefault(job.message_id, exc)
-                continue
-            finally:
-                job.image = None  # the decoded image is not kept past its turn
-            if self.settle_as_done:
-                settled.append(self.pool.submit(self._settle, [entry]))
-            else:
-                settling.append(entry)
-        for outcome in [self._settle(settling), *(future.result() for future in settled)]:
-            for job, failure in outcome.items():
-                failures.setdefault(job.message_id, failure)
-        # No copy outlives the invocation (a job that failed before it settled asked for one, too): the
-        # claim's next try, or the dead-letter handler, deletes what it left.
-        wait([job.kept for job in jobs if job.kept is not None])
+        try:
+            for job in jobs[: 1 + self.lookahead]:
+                self._start_reading(job)
+            self._claim_together(jobs)  # while the first uploads are read
+            settling: list[_Settling] = []
+            settled: list[Future[dict[_Job, Exception]]] = []
+            for index, job in enumerate(jobs):
+                for upcoming in jobs[index : index + 1 + self.lookahead]:
+                    self._start_reading(upcoming)
+                    self._start_keeping(upcoming)
+                try:
+                    entry = self._process(job)
+                except Exception as exc:
+                    failures.setdefault(job.message_id, exc)
+                    continue
+                finally:
+                    job.image = None  # the decoded image is not kept past its turn
+                if self.settle_as_done:
+                    settled.append(self.pool.submit(self._settle, [entry]))
+                else:
+                    settling.append(entry)
+            for outcome in [self._settle(settling), *(future.result() for future in settled)]:
+                for job, failure in outcome.items():
+                    failures.setdefault(job.message_id, failure)
+        finally:
+            # No copy outlives the invocation (a job that failed before it settled asked for one too):
+            # the claim's next try, or the dead-letter handler, deletes what it left.
+            wait([job.kept for job in jobs if job.kept is not None])
         return failures
 
     def _known(self, job: _Job) -> bool:
@@ -173,7 +177,8 @@ class ImageJobWorker:
         return False
 
     def _claim_together(self, jobs: list[_Job]) -> None:
-        """Claims the items of a batch in one transaction; a job it cannot claim is claimed on its own."""
+        """Claims the items of a batch in one transaction; a job it cannot claim is claimed on its own.
+        Every claim is settled (made, refused or failed) when it returns."""
         if len(jobs) > 1:
             claims = [
                 image_items.Claim(job.upload.key.owner_id, job.upload.key.kind, job.upload.key.item_id, job.message_id)
@@ -189,16 +194,23 @@ class ImageJobWorker:
             job.claimed = self.pool.submit(
                 image_items.claim_by_key, key.owner_id, key.kind, key.item_id, job.message_id
             )
+        wait([job.claimed for job in jobs if job.claimed is not None])
 
     def _start_reading(self, job: _Job) -> None:
-        """Reads and decodes the image on the pool, once, and asks S3 for the claim's copy of the same
-        object at the same time (its ETag, from the event). A copy the item never names (the image is
-        rejected, or no item waits for it) is deleted when the job settles."""
+        """Reads and decodes the image on the pool, once."""
         if not job.reading:
             job.reading = True
             job.image = self.pool.submit(self._load, job.upload)
-            upload = job.upload
-            if upload.etag and upload.size <= get_image_settings().upload_max_bytes:
+
+    def _start_keeping(self, job: _Job) -> None:
+        """Asks S3, once the item is claimed, for the claim's copy of the object the event announced (its
+        ETag), while that object is read. Only a claimed item's upload is copied: a retry or a duplicate
+        of a delivery that finished its item copies nothing over the image it kept. A copy the item
+        never names (the image is rejected, or replaced) is deleted when the job settles."""
+        upload = job.upload
+        if job.kept is None and upload.etag and upload.size <= get_image_settings().upload_max_bytes:
+            claimed = job.claimed
+            if claimed is not None and claimed.done() and not claimed.exception() and claimed.result() is not None:
                 job.kept = self.pool.submit(_keep, upload, upload.etag, upload.key.kept(job.message_id))
 
     def _load(self, upload: Upload) -> _Checked:
@@ -228,7 +240,7 @@ class ImageJobWorker:
             logger.info(
                 "no item waits for this upload (deleted or finished): deleting it", extra={"item_id": key.item_id}
             )
-            return _Settling(job, None, job.kept)
+            return _Settling(job, None)
         try:
             checked = job.image.result()
             # The checked bytes are kept: a copy, not the upload, which the presigned POST could replace
@@ -284,6 +296,11 @@ class ImageJobWorker:
             try:
                 if entry.kept is not None:
                     entry.kept.result()
+            except UploadGone as exc:
+                # Only a done item names the copy; a failing write (`image_missing`) is made without it.
+                if entry.write is not None and entry.write.image_key is not None:
+                    logger.info(str(exc), extra={"item_id": entry.job.upload.key.item_id})
+                    superseded.add(entry.job)
             except UploadSuperseded as exc:
                 logger.info(str(exc), extra={"item_id": entry.job.upload.key.item_id})
                 superseded.add(entry.job)
@@ -383,6 +400,11 @@ class UploadSuperseded(Exception):
     or deleted (the item was, or another delivery settled it)."""
 
 
+class UploadGone(UploadSuperseded):
+    """The upload was deleted: the item was (or another delivery settled it), or nothing claimed it for
+    a day (the bucket's lifecycle rule)."""
+
+
 # S3's codes for an object that is not there (404: the same answer without a body, as to a HEAD).
 MISSING_OBJECT_CODES = frozenset({"NoSuchKey", "404"})
 
@@ -402,7 +424,7 @@ def _keep(upload: Upload, etag: str, kept_key: str, content_type: str | None = N
         if code == "PreconditionFailed":
             raise UploadSuperseded("the upload was replaced: its own event labels it") from exc
         if code in MISSING_OBJECT_CODES:
-            raise UploadSuperseded("the upload was deleted: nothing waits for it") from exc
+            raise UploadGone("the upload was deleted: nothing waits for it") from exc
         raise
 
 
