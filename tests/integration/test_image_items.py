@@ -24,7 +24,7 @@ def test_deleting_an_item_while_the_worker_finishes_it_leaves_no_image(aws, monk
     assert claimed is not None
     delete_item, kept = image_items.delete_item, upload.kept("the-worker")
     # The worker keeps its copy while the model runs.
-    storage.copy_object((get_settings().uploads_bucket, str(upload)), etag, kept, "image/png")
+    storage.copy_object((get_settings().uploads_bucket, str(upload)), etag, kept)
     passes: list[ImageItemModel] = []
 
     def worker_finishes_first(item: ImageItemModel) -> bool:
@@ -32,7 +32,9 @@ def test_deleting_an_item_while_the_worker_finishes_it_leaves_no_image(aws, monk
         the item, the worker writes the label, naming its copy."""
         passes.append(item)
         if len(passes) == 1:
-            assert image_items.write(image_items.finishing_done(claimed, "the-worker", "label", None, {}, kept))
+            assert image_items.write(
+                image_items.finishing_done(claimed, "the-worker", "label", None, {}, kept, "image/png")
+            )
         return delete_item(item)
 
     monkeypatch.setattr(image_items, "delete_item", worker_finishes_first)

@@ -59,17 +59,17 @@ def test_a_copy_is_refused_once_its_source_is_no_longer_the_object_named_by_its_
     from assisti_common.settings import get_settings
 
     s3, bucket = storage.s3(), get_settings().uploads_bucket
-    first = s3.put_object(Bucket=bucket, Key="uploads/source", Body=b"first")["ETag"]
-    storage.copy_object((bucket, "uploads/source"), first, "images/copy", "image/png")
+    first = s3.put_object(Bucket=bucket, Key="uploads/source", Body=b"first", ContentType="image/png")["ETag"]
+    storage.copy_object((bucket, "uploads/source"), first, "images/copy")
     s3.put_object(Bucket=bucket, Key="uploads/source", Body=b"second")
 
     with pytest.raises(ClientError) as refused:
-        storage.copy_object((bucket, "uploads/source"), first, "images/copy", "image/png")
+        storage.copy_object((bucket, "uploads/source"), first, "images/copy")
 
     assert refused.value.response["Error"]["Code"] == "PreconditionFailed"
     assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 412
     copy = s3.get_object(Bucket=bucket, Key="images/copy")
-    assert copy["Body"].read() == b"first" and copy["ContentType"] == "image/png"
+    assert copy["Body"].read() == b"first" and copy["ContentType"] == "image/png"  # the source's type
 
 
 def test_a_latency_set_for_a_service_delays_its_requests_and_no_other_services(aws):

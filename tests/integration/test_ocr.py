@@ -299,9 +299,7 @@ def _claim_then_die(event: dict[str, Any]) -> None:
             assert found is not None
             labels.claim(found, raw["messageId"])
             checked = storage.read_object(upload_.bucket, str(upload_.key), 50_000_000)
-            storage.copy_object(
-                (upload_.bucket, str(upload_.key)), checked.etag, upload_.key.kept(raw["messageId"]), "image/png"
-            )
+            storage.copy_object((upload_.bucket, str(upload_.key)), checked.etag, upload_.key.kept(raw["messageId"]))
     raise RuntimeError("killed: the invocation died before it could answer")
 
 

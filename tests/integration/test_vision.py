@@ -7,12 +7,12 @@ import json
 import threading
 import time
 from typing import Any
+from unittest.mock import ANY
 from urllib.parse import unquote_plus
 
 import boto3
 import httpx
 import pytest
-from botocore.exceptions import ClientError
 from PIL import Image
 from skimage import data as photos
 
@@ -424,20 +424,12 @@ def test_an_upload_gone_before_its_event_is_handled_fails_its_item(api, ann, aws
     assert ocr.stored(aws) == []
 
 
-@pytest.mark.parametrize("replaced", ["before the read", "after the read"])
-def test_an_upload_replaced_under_its_event_is_not_kept_and_its_own_event_labels_the_new_one(
-    api, ann, aws, vision_handler, monkeypatch, replaced
-):
-    """The presigned POST can be used again while the first upload's event is on its way, or while the
-    worker looks at the upload. The worker reads, and S3 copies, only the object the event announced
-    (its ETag): whichever comes after the new upload is refused, and the delivery writes nothing (no
-    label or copy of bytes that are no longer there, no retry spent); the new object's own event
-    labels it."""
-    from local.pump import sqs_event
-
+def _replaced_upload(api, ann, aws) -> tuple[str, Any, Any, Any]:
+    """An item whose presigned POST is used twice, a cat then a coffee: its id, the two files, a
+    `post` of a file through that POST, and `message_of` a file (its event, told apart by ETag)."""
     cat, coffee = (encode(Image.fromarray(scene), "JPEG") for scene in (photos.chelsea(), photos.coffee()))
     created = api.post("/vision/animals", json={"title": "photo"}, headers=ann).json()
-    item_id, upload = created["item"]["id"], created["upload"]
+    upload = created["upload"]
 
     def post(payload: bytes) -> None:
         stored = httpx.post(upload["url"], data=upload["fields"], files={"file": ("p.jpg", payload, "image/jpeg")})
@@ -445,38 +437,83 @@ def test_an_upload_replaced_under_its_event_is_not_kept_and_its_own_event_labels
 
     received: list[dict[str, Any]] = []  # taken from the queue: each stays invisible there meanwhile
 
-    def handle_the_event_of(payload: bytes) -> None:
+    def message_of(payload: bytes) -> dict[str, Any]:
         etag = hashlib.md5(payload, usedforsecurity=False).hexdigest()  # a single-part upload's ETag
         while not any(etag in message["Body"] for message in received):
             received.extend(_received(aws, 1))
         (message,) = [message for message in received if etag in message["Body"]]
-        answer = call_handler(vision_handler, sqs_event([message], WORKER.queues[0].queue_arn), LambdaContext("v"))
-        assert answer == {"batchItemFailures": []}
+        return message
 
-    from assisti_common.image_jobs import storage
+    return created["item"]["id"], (cat, coffee), post, message_of
 
-    read_object, refused = storage.read_object, []
 
-    def read(*args: Any) -> Any:
-        try:
-            return read_object(*args)
-        except ClientError as exc:
-            refused.append(exc.response["Error"]["Code"])
-            raise
+def _handle(vision_handler: Any, message: dict[str, Any]) -> None:
+    from local.pump import sqs_event
 
+    answer = call_handler(vision_handler, sqs_event([message], WORKER.queues[0].queue_arn), LambdaContext("v"))
+    assert answer == {"batchItemFailures": []}
+
+
+def test_an_upload_replaced_before_its_event_is_handled_is_labelled_as_it_is_now(api, ann, aws, vision_handler):
+    """The POST used again before the first upload's event is handled: that delivery reads the object
+    at the key now, and keeps and labels that one (its copy asked for with the read named the replaced
+    object, so the object read is copied over it). The new object's own event then finds the item
+    done."""
+    item_id, (cat, coffee), post, message_of = _replaced_upload(api, ann, aws)
     post(cat)
-    if replaced == "before the read":
-        post(coffee)
-        monkeypatch.setattr(storage, "read_object", read)
-    else:
-        _before_the_copy(monkeypatch, lambda: post(coffee))
-    handle_the_event_of(cat)
-    assert refused == (["PreconditionFailed"] if replaced == "before the read" else [])
+    post(coffee)
+    _handle(vision_handler, message_of(cat))
+    done = api.get(f"/vision/animals/{item_id}", headers=ann).json()
+    assert done["status"] == "done" and done["label"] == "not_an_animal"  # the coffee
+    assert httpx.get(done["image_url"]).content == coffee
+    _handle(vision_handler, message_of(coffee))
+    assert api.get(f"/vision/animals/{item_id}", headers=ann).json() == {**done, "image_url": ANY}
+    assert [key.split("/")[0] for key in ocr.stored(aws)] == ["images"]
+
+
+def test_an_upload_replaced_after_it_was_read_is_not_kept_and_its_own_event_labels_the_new_one(
+    api, ann, aws, vision_handler, monkeypatch
+):
+    """The POST used again while the worker looks at the first upload. S3 copies only the object the
+    worker read: the copy is refused, and the delivery writes nothing (no label or copy of bytes that
+    are no longer there, no retry spent); the new object's own event labels it."""
+    item_id, (cat, coffee), post, message_of = _replaced_upload(api, ann, aws)
+    post(cat)
+    _before_the_copy(monkeypatch, lambda: post(coffee))
+    _handle(vision_handler, message_of(cat))
     assert api.get(f"/vision/animals/{item_id}", headers=ann).json()["status"] == "processing"
     assert [key.split("/")[0] for key in ocr.stored(aws)] == ["uploads"]  # the coffee; the cat was not kept
 
     monkeypatch.undo()
-    handle_the_event_of(coffee)
+    _handle(vision_handler, message_of(coffee))
+    done = api.get(f"/vision/animals/{item_id}", headers=ann).json()
+    assert done["status"] == "done" and done["label"] == "not_an_animal"  # the coffee
+    assert httpx.get(done["image_url"]).content == coffee
+    assert [key.split("/")[0] for key in ocr.stored(aws)] == ["images"]
+
+
+def test_a_stale_event_that_takes_the_claim_over_labels_the_upload_as_it_is_now(api, ann, aws, vision_handler):
+    """The new object's delivery claims the item; while its model runs, the first object's (stale)
+    event is handled and takes the claim over, so the new delivery's write is refused. The stale
+    delivery reads the object at the key now and labels it: no item is left `processing`."""
+    import assisti_vision_worker.handler as vision
+    from assisti_common.image_jobs.kinds import Kind
+
+    item_id, (cat, coffee), post, message_of = _replaced_upload(api, ann, aws)
+    post(cat)
+    post(coffee)
+    stale, model = message_of(cat), vision.worker.processors[Kind.ANIMALS]
+
+    def model_while_the_stale_event_is_handled(image: Image.Image) -> Any:
+        vision.worker.processors[Kind.ANIMALS] = model
+        _handle(vision_handler, stale)
+        return model(image)
+
+    vision.worker.processors[Kind.ANIMALS] = model_while_the_stale_event_is_handled
+    try:
+        _handle(vision_handler, message_of(coffee))
+    finally:
+        vision.worker.processors[Kind.ANIMALS] = model
     done = api.get(f"/vision/animals/{item_id}", headers=ann).json()
     assert done["status"] == "done" and done["label"] == "not_an_animal"  # the coffee
     assert httpx.get(done["image_url"]).content == coffee

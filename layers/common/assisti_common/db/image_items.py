@@ -151,14 +151,16 @@ def finishing_done(
     confidence: float | None,
     result: dict[str, Any],
     image_key: str,
+    image_type: str,
 ) -> Write:
-    """processing -> done, with the key of the image the label was read from, only for the delivery
-    that holds the claim."""
+    """processing -> done, with the key of the image the label was read from and the type found in its
+    bytes, only for the delivery that holds the claim."""
     return _write(
         item,
         [
             ImageItemModel.status.set(DONE),
             ImageItemModel.image_key.set(image_key),
+            ImageItemModel.image_type.set(image_type),
             ImageItemModel.label.set(label),
             ImageItemModel.confidence.set(confidence) if confidence is not None else ImageItemModel.confidence.remove(),
             ImageItemModel.result.set(result),

@@ -236,5 +236,8 @@ class ImageItemModel(Model):
     error_message = UnicodeAttribute(null=True)
     claim = UnicodeAttribute(null=True)  # which delivery is processing it: only that one may finish it
     image_key = UnicodeAttribute(null=True)  # the S3 key of the checked image kept for a done item
+    # The type found in that image's bytes, which its link serves: the kept object has the type the
+    # upload declared (None for items done before it was recorded, whose kept object has this type).
+    image_type = UnicodeAttribute(null=True)
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()

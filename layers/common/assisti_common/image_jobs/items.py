@@ -52,7 +52,7 @@ def get(principal: Principal, kind: Kind, item_id: str, wait_seconds: float = 0)
 def image_url(item: ImageItemModel) -> str | None:
     """A short-lived link to the image the label was read from, once the item is done (the worker keeps
     a copy of the checked upload; the upload itself is gone by then)."""
-    return storage.presigned_download(item.image_key) if item.image_key else None
+    return storage.presigned_download(item.image_key, item.image_type) if item.image_key else None
 
 
 def list_items(principal: Principal, kind: Kind, limit: int, cursor: str | None) -> Page[ImageItemModel]:

@@ -4,8 +4,8 @@ conditional copies, deletes.
 Two prefixes: `uploads/` holds what clients POST, each object only while its item waits for it (the
 worker deletes it once the item is settled, gone or finished); `images/` holds the copy of a checked
 image the worker keeps for a done item, where no presigned POST can write. S3 makes that copy from the
-upload, and the worker reads it, only while the upload is the object its S3 event announced (its ETag):
-the bytes kept are the bytes checked."""
+upload only while the upload is the object the worker read (its ETag): the bytes kept are the bytes
+checked."""
 
 from __future__ import annotations
 
@@ -89,11 +89,13 @@ def presigned_upload(key: ImageKey, content_type: str) -> PresignedUpload:
     return PresignedUpload(post["url"], dict(post["fields"]), expires_at, settings.upload_max_bytes)
 
 
-def presigned_download(key: str) -> str:
+def presigned_download(key: str, content_type: str | None = None) -> str:
+    """A short-lived link to `key`, served as `content_type` when given (S3's response-content-type)."""
+    params = {"Bucket": get_settings().uploads_bucket, "Key": key}
+    if content_type:
+        params["ResponseContentType"] = content_type
     url: str = s3().generate_presigned_url(
-        "get_object",
-        Params={"Bucket": get_settings().uploads_bucket, "Key": key},
-        ExpiresIn=get_image_settings().image_url_seconds,
+        "get_object", Params=params, ExpiresIn=get_image_settings().image_url_seconds
     )
     return url
 
@@ -102,40 +104,32 @@ def presigned_download(key: str) -> str:
 class ReadObject:
     data: bytes
     etag: str  # of the whole object: what a copy of exactly these bytes names (`copy_object`)
-    content_type: str  # the type the upload declared (its POST policy bound it to one of IMAGE_TYPES)
 
 
-def read_object(bucket: str, key: str, max_bytes: int, etag: str | None = None) -> ReadObject:
-    """Reads at most max_bytes + 1 bytes, so an oversized object is seen without loading it all. With
-    `etag`, only while the object is still that one: otherwise S3 refuses it with 412 PreconditionFailed."""
-    conditions: dict[str, Any] = {"IfMatch": _quoted(etag)} if etag else {}
-    answer = s3().get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{max_bytes}", **conditions)
-    return ReadObject(answer["Body"].read(), answer["ETag"], answer.get("ContentType", ""))
+def read_object(bucket: str, key: str, max_bytes: int) -> ReadObject:
+    """Reads at most max_bytes + 1 bytes, so an oversized object is seen without loading it all."""
+    answer = s3().get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{max_bytes}")
+    return ReadObject(answer["Body"].read(), answer["ETag"])
 
 
-def copy_object(source: tuple[str, str], source_etag: str | None, key: str, content_type: str | None = None) -> None:
-    """Copies `source` (bucket, key) to `key` inside S3 (no bytes through the function); with
-    `source_etag`, only while the source is still that object: otherwise S3 refuses it with 412
-    PreconditionFailed. The copy is typed `content_type`, or as the source is (None). Neither the
-    source's tags nor anything else of it but its bytes and type come along (and no tag permissions
-    are needed)."""
+def copy_object(source: tuple[str, str], source_etag: str, key: str) -> None:
+    """Copies `source` (bucket, key) to `key` inside S3 (no bytes through the function), only while the
+    source is still the object with `source_etag`: otherwise S3 refuses it with 412 PreconditionFailed.
+    The copy keeps the source's type (the one the upload declared: `presigned_download` serves the one
+    found in the bytes) and none of its tags (so no tag permissions are needed)."""
     source_bucket, source_key = source
-    options: dict[str, Any] = {"CopySourceIfMatch": _quoted(source_etag)} if source_etag else {}
-    if content_type:
-        options.update(MetadataDirective="REPLACE", ContentType=content_type)
-    else:
-        options.update(MetadataDirective="COPY")
     s3().copy_object(
         Bucket=get_settings().uploads_bucket,
         Key=key,
         CopySource={"Bucket": source_bucket, "Key": source_key},
+        CopySourceIfMatch=same_etag(source_etag),
         TaggingDirective="REPLACE",
-        **options,
     )
 
 
-def _quoted(etag: str) -> str:
-    """An ETag as an HTTP precondition names it (RFC 9110's quoted entity tag): S3's events give it bare."""
+def same_etag(etag: str) -> str:
+    """An ETag as S3's answers and HTTP preconditions give it (RFC 9110's quoted entity tag), from
+    either that or the bare form S3's events give."""
     bare = etag.strip('"')
     return f'"{bare}"'
 

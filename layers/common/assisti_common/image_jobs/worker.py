@@ -3,9 +3,10 @@
 S3 ObjectCreated -> SQS -> this handler (Powertools BatchProcessor, partial batch failure). For each
 uploaded object: claim the item (a conditional write), read and check the image again, run the kind's
 model, keep a copy of the checked bytes, and write the result naming that copy with a write only the
-claim holder can make. The read and the copy both name the object the event announced (its ETag), so
-S3 copies exactly the bytes the worker checks, and the copy is asked for as soon as the item is
-claimed, while the upload is read: it does not wait for the read's round trip. A permanent problem
+claim holder can make. S3 copies only the object the worker read (its ETag), so the bytes kept are
+the bytes checked; the copy is asked for as soon as the item is claimed, of the object the S3 event
+announced, while the upload is read: it does not wait for the read's round trip (when the read finds
+a newer object, that one is copied again). A permanent problem
 fails the item at once; anything else is retried by SQS, and the last try fails the item before the
 message goes to the dead-letter queue, whose handler (`dead_letters`) fails whatever is left, so no
 item stays `processing` forever.
@@ -72,7 +73,6 @@ Processor = Callable[[Image.Image], JobResult]
 @dataclass(frozen=True)
 class _Checked:
     etag: str  # of the upload whose bytes passed the checks: what a done item keeps a copy of
-    declared_type: str  # the upload's Content-Type: the kept copy's until it is typed as `loaded` is
     loaded: LoadedImage
 
 
@@ -140,12 +140,12 @@ class ImageJobWorker:
                 logger.exception("unreadable SQS record; SQS will retry", extra={"message_id": record.message_id})
                 failures[record.message_id] = exc
         jobs = [job for job in jobs if self._known(job)]
+        settling: list[_Settling] = []
+        settled: list[Future[dict[_Job, Exception]]] = []
         try:
             for job in jobs[: 1 + self.lookahead]:
                 self._start_reading(job)
             self._claim_together(jobs)  # while the first uploads are read
-            settling: list[_Settling] = []
-            settled: list[Future[dict[_Job, Exception]]] = []
             for index, job in enumerate(jobs):
                 for upcoming in jobs[index : index + 1 + self.lookahead]:
                     self._start_reading(upcoming)
@@ -165,9 +165,10 @@ class ImageJobWorker:
                 for job, failure in outcome.items():
                     failures.setdefault(job.message_id, failure)
         finally:
-            # No copy outlives the invocation (a job that failed before it settled asked for one too):
-            # the claim's next try, or the dead-letter handler, deletes what it left.
-            wait([job.kept for job in jobs if job.kept is not None])
+            # No copy or settle outlives the invocation (a job that failed before it settled asked for a
+            # copy too): the claim's next try, or the dead-letter handler, deletes what it left.
+            in_flight: list[Future[Any]] = [*settled, *(job.kept for job in jobs if job.kept is not None)]
+            wait(in_flight)
         return failures
 
     def _known(self, job: _Job) -> bool:
@@ -227,7 +228,7 @@ class ImageJobWorker:
                 max_pixels=settings.max_image_pixels,
                 draft_side=self.draft_side,
             )
-        return _Checked(read.etag, read.content_type, loaded)
+        return _Checked(read.etag, loaded)
 
     def _process(self, job: _Job) -> _Settling:
         """Runs the model on one claimed upload while its kept copy is made; returns the write that
@@ -245,14 +246,12 @@ class ImageJobWorker:
             checked = job.image.result()
             # The checked bytes are kept: a copy, not the upload, which the presigned POST could replace
             # with unchecked bytes. S3 makes it inside S3 (no byte goes back through the worker), only of
-            # the object that was read (its ETag), and typed as the bytes are, not as the upload declared.
+            # the object that was read (its ETag). The copy asked for with the read named the event's
+            # object; when the read found another (replaced since the event), or the event named none,
+            # the object read is copied over it.
             kept_key = key.kept(claim_id)
-            if job.kept is None:  # an event that named no ETag: the copy names the object read
-                job.kept = self.pool.submit(_keep, job.upload, checked.etag, kept_key, checked.loaded.content_type)
-            elif checked.declared_type != checked.loaded.content_type:
-                job.kept = self.pool.submit(
-                    _typed, job.kept, job.upload, checked.etag, kept_key, checked.loaded.content_type
-                )
+            if job.kept is None or storage.same_etag(checked.etag) != storage.same_etag(job.upload.etag or ""):
+                job.kept = self.pool.submit(_keep_instead, job.kept, job.upload, checked.etag, kept_key)
             started = time.perf_counter()
             outcome = self.processors[kind](checked.loaded.image)
             elapsed_ms = (time.perf_counter() - started) * 1000
@@ -261,9 +260,6 @@ class ImageJobWorker:
                 raise TypeError(
                     f"the {kind} processor returned {type(outcome.result).__name__}, not {expected.__name__}"
                 )
-        except UploadSuperseded as superseded:  # replaced since its event: the new object's event labels it
-            logger.info(str(superseded), extra={"item_id": key.item_id})
-            return _Settling(job, None, job.kept)
         except ImageRejected as rejected:
             logger.info("image rejected", extra={"item_id": key.item_id, "error_code": rejected.code})
             metrics.add_metric(name=f"{kind}_rejected", unit="Count", value=1)
@@ -282,7 +278,13 @@ class ImageJobWorker:
         metrics.add_metric(name=f"{kind}_inference_ms", unit="Milliseconds", value=elapsed_ms)
         logger.info("image job done", extra={"item_id": key.item_id, "kind": str(kind), "ms": round(elapsed_ms)})
         done = image_items.finishing_done(
-            item, claim_id, outcome.label, outcome.confidence, outcome.result.model_dump(), kept_key
+            item,
+            claim_id,
+            outcome.label,
+            outcome.confidence,
+            outcome.result.model_dump(),
+            kept_key,
+            checked.loaded.content_type,
         )
         return _Settling(job, done, job.kept)
 
@@ -292,24 +294,29 @@ class ImageJobWorker:
         went after it was read writes nothing: what changed it settles the item."""
         failures: dict[_Job, Exception] = {}
         superseded: set[_Job] = set()
+        writes = {entry.job: entry.write for entry in settling}
         for entry in settling:
             try:
                 if entry.kept is not None:
                     entry.kept.result()
             except UploadGone as exc:
-                # Only a done item names the copy; a failing write (`image_missing`) is made without it.
+                # Deleted after it was read: a done write would name a copy that is not there. The item
+                # fails instead, if this delivery still holds it (its deletion or another delivery's
+                # write makes the condition refuse it); a failing write needs no copy.
                 if entry.write is not None and entry.write.image_key is not None:
                     logger.info(str(exc), extra={"item_id": entry.job.upload.key.item_id})
-                    superseded.add(entry.job)
+                    writes[entry.job] = image_items.finishing_failed(
+                        entry.write.item, *IMAGE_MISSING, entry.job.message_id
+                    )
             except UploadSuperseded as exc:
                 logger.info(str(exc), extra={"item_id": entry.job.upload.key.item_id})
                 superseded.add(entry.job)
             except Exception as exc:
                 failures[entry.job] = _logged(exc, "keeping the image failed; SQS will retry", entry.job)
         writing = [
-            (entry.job, entry.write)
-            for entry in settling
-            if entry.write and entry.job not in failures and entry.job not in superseded
+            (job, write)
+            for job, write in writes.items()
+            if write is not None and job not in failures and job not in superseded
         ]
         made = self._write_all([write for _, write in writing])
         # Where this delivery's write was made, it knows how the item stands; otherwise it reads it.
@@ -405,6 +412,7 @@ class UploadGone(UploadSuperseded):
     a day (the bucket's lifecycle rule)."""
 
 
+IMAGE_MISSING = ("image_missing", "The uploaded image is gone.")
 # S3's codes for an object that is not there (404: the same answer without a body, as to a HEAD).
 MISSING_OBJECT_CODES = frozenset({"NoSuchKey", "404"})
 
@@ -414,11 +422,10 @@ def _s3_code(exc: ClientError) -> str | None:
     return code
 
 
-def _keep(upload: Upload, etag: str, kept_key: str, content_type: str | None = None) -> None:
-    """The claim's copy of the upload, only while it is the object with `etag`; typed `content_type`,
-    or as the upload declared (None)."""
+def _keep(upload: Upload, etag: str, kept_key: str) -> None:
+    """The claim's copy of the upload, only while it is the object with `etag`."""
     try:
-        storage.copy_object((upload.bucket, str(upload.key)), etag, kept_key, content_type)
+        storage.copy_object((upload.bucket, str(upload.key)), etag, kept_key)
     except ClientError as exc:
         code = _s3_code(exc)
         if code == "PreconditionFailed":
@@ -428,23 +435,22 @@ def _keep(upload: Upload, etag: str, kept_key: str, content_type: str | None = N
         raise
 
 
-def _typed(kept: Future[None], upload: Upload, etag: str, kept_key: str, content_type: str) -> None:
-    """Copies the upload again over the claim's copy once that has landed, typed as its bytes are: for
-    an upload that declared another image type than it holds (rare: one more request, inside S3)."""
-    kept.result()
-    _keep(upload, etag, kept_key, content_type)
+def _keep_instead(first: Future[None] | None, upload: Upload, etag: str, kept_key: str) -> None:
+    """The claim's copy of the object with `etag`, made once `first` (a copy of another object to the
+    same key, whatever became of it) is through, so that it cannot land over this one."""
+    if first is not None:
+        wait([first])
+    _keep(upload, etag, kept_key)
 
 
 def _read(upload: Upload, max_bytes: int) -> storage.ReadObject:
-    """The upload's bytes, only while it is the object its event announced (when the event named it)."""
+    """The upload's bytes: the object at its key now, which may be newer than the event's."""
     try:
-        return storage.read_object(upload.bucket, str(upload.key), max_bytes, upload.etag)
+        return storage.read_object(upload.bucket, str(upload.key), max_bytes)
     except ClientError as exc:
         code = _s3_code(exc)
-        if code == "PreconditionFailed":
-            raise UploadSuperseded("the upload was replaced before it was read: its own event labels it") from exc
         if code in MISSING_OBJECT_CODES:
-            raise ImageRejected("image_missing", "The uploaded image is gone.") from exc
+            raise ImageRejected(*IMAGE_MISSING) from exc
         if code == "InvalidRange":  # a zero-byte object has no byte 0
             raise ImageRejected("empty_upload", "The uploaded file is empty.") from exc
         raise
