@@ -520,6 +520,33 @@ def test_a_stale_event_that_takes_the_claim_over_labels_the_upload_as_it_is_now(
     assert [key.split("/")[0] for key in ocr.stored(aws)] == ["images"]
 
 
+def test_a_stale_event_that_takes_the_claim_over_from_a_rejected_upload_fails_the_item(
+    api, ann, aws, vision_handler, monkeypatch
+):
+    """The POST used again with a file that is not an image. The new object's delivery rejects it;
+    while it writes the failure, the first object's (stale) event is handled, takes the claim over,
+    reads the same file and rejects it too (its copy of the first object is refused). Its failing
+    write is made, so the item fails instead of staying `processing`."""
+    from assisti_common.db import image_items
+
+    item_id, (cat, _), post, message_of = _replaced_upload(api, ann, aws)
+    not_an_image = b"this is not an image"
+    post(cat)
+    post(not_an_image)
+    stale, finishing_failed = message_of(cat), image_items.finishing_failed
+
+    def failing_while_the_stale_event_is_handled(*args: Any, **kwargs: Any) -> Any:
+        monkeypatch.setattr(image_items, "finishing_failed", finishing_failed)
+        _handle(vision_handler, stale)
+        return finishing_failed(*args, **kwargs)
+
+    monkeypatch.setattr(image_items, "finishing_failed", failing_while_the_stale_event_is_handled)
+    _handle(vision_handler, message_of(not_an_image))
+    failed = api.get(f"/vision/animals/{item_id}", headers=ann).json()
+    assert failed["status"] == "failed" and failed["error"]["code"] == "not_an_image"
+    assert ocr.stored(aws) == []
+
+
 def test_an_item_deleted_after_its_upload_was_read_leaves_nothing_and_is_no_failure(
     api, ann, aws, vision_handler, monkeypatch
 ):

@@ -309,8 +309,12 @@ class ImageJobWorker:
                         entry.write.item, *IMAGE_MISSING, entry.job.message_id
                     )
             except UploadSuperseded as exc:
-                logger.info(str(exc), extra={"item_id": entry.job.upload.key.item_id})
-                superseded.add(entry.job)
+                # Replaced after it was read: a done write would label bytes that are no longer there,
+                # so the new object's own event labels it. A failing write (the bytes read were
+                # rejected) names no copy, and is made: this delivery may hold the item last.
+                if entry.write is not None and entry.write.image_key is not None:
+                    logger.info(str(exc), extra={"item_id": entry.job.upload.key.item_id})
+                    superseded.add(entry.job)
             except Exception as exc:
                 failures[entry.job] = _logged(exc, "keeping the image failed; SQS will retry", entry.job)
         writing = [
