@@ -6,10 +6,9 @@ model, keep a copy of the checked bytes, and write the result naming that copy w
 claim holder can make. S3 copies only the object the worker read (its ETag), so the bytes kept are
 the bytes checked; the copy is asked for as soon as the item is claimed, of the object the S3 event
 announced, while the upload is read: it does not wait for the read's round trip (when the read finds
-a newer object, that one is copied again). A permanent problem
-fails the item at once; anything else is retried by SQS, and the last try fails the item before the
-message goes to the dead-letter queue, whose handler (`dead_letters`) fails whatever is left, so no
-item stays `processing` forever.
+a newer object, that one is copied again). A permanent problem fails the item at once; anything else
+is retried by SQS, and the last try fails the item before the message goes to the dead-letter queue,
+whose handler (`dead_letters`) fails whatever is left, so no item stays `processing` forever.
 
 An uploaded object lives only while its item waits for it (`items.release`). A presigned POST can be
 used again until it expires, after the item is done or deleted (or the account is): an upload whose
@@ -91,9 +90,9 @@ class _Job:
 
 @dataclass(frozen=True)
 class _Settling:
-    """What a job's turn decided: the write that settles its item (None: no item waits for the upload,
-    or another upload replaced it), and the kept copy of its image, under way on the pool (awaited
-    before anything is deleted, and deleted when the write does not name it)."""
+    """What a job's turn decided: the write that settles its item (None: no item waits for the upload),
+    and the kept copy of its image, under way on the pool (awaited before anything is deleted, and
+    deleted when the write does not name it)."""
 
     job: _Job
     write: image_items.Write | None
@@ -290,8 +289,9 @@ class ImageJobWorker:
 
     def _settle(self, settling: list[_Settling]) -> dict[_Job, Exception]:
         """Writes the outcomes once their kept copies have landed, then deletes what nothing waits for
-        any more; returns the failure of each job that must be retried. A job whose upload changed or
-        went after it was read writes nothing: what changed it settles the item."""
+        any more; returns the failure of each job that must be retried. A label whose upload changed
+        after it was read is not written (what changed it settles the item); one whose upload went is
+        written as a failure."""
         failures: dict[_Job, Exception] = {}
         superseded: set[_Job] = set()
         writes = {entry.job: entry.write for entry in settling}
