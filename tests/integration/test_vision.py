@@ -168,6 +168,13 @@ def _received(aws: str, count: int) -> list[dict[str, Any]]:
     return messages
 
 
+def _handle(vision_handler: Any, message: dict[str, Any]) -> None:
+    from local.pump import sqs_event
+
+    answer = call_handler(vision_handler, sqs_event([message], WORKER.queues[0].queue_arn), LambdaContext("v"))
+    assert answer == {"batchItemFailures": []}
+
+
 def _requests(record: list[str], answer: Any = None) -> Any:
     """A botocore answerer (tests.faults.botocore_answers) that records each request the worker makes
     (not the SDK's retries of it) as its DynamoDB operation or S3 method, and lets `answer` answer it."""
@@ -319,7 +326,6 @@ def test_the_copy_of_an_upload_is_asked_for_with_its_read_not_after_it(api, ann,
     the object the event announced while it reads that object, not once the read is back. The read
     here waits until the copy has been asked for."""
     from assisti_common.image_jobs import storage
-    from local.pump import sqs_event
 
     item_id = _upload(api, ann, "/vision/animals", encode(Image.fromarray(photos.chelsea()), "JPEG"))
     (message,) = [message for message in _received(aws, 1) if item_id in message["Body"]]
@@ -337,8 +343,7 @@ def test_the_copy_of_an_upload_is_asked_for_with_its_read_not_after_it(api, ann,
 
     monkeypatch.setattr(storage, "copy_object", copy)
     monkeypatch.setattr(storage, "read_object", read)
-    answer = call_handler(vision_handler, sqs_event([message], WORKER.queues[0].queue_arn), LambdaContext("vision"))
-    assert answer == {"batchItemFailures": []}
+    _handle(vision_handler, message)
     assert overlapped == [True]
     done = api.get(f"/vision/animals/{item_id}", headers=ann).json()
     assert done["status"] == "done" and done["group"] == "cat"
@@ -364,16 +369,13 @@ def test_the_kept_image_is_typed_as_its_bytes_are_not_as_the_upload_declared(api
 def test_an_event_that_names_no_etag_is_labelled_from_the_object_read(api, ann, aws, vision_handler):
     """S3 names the object's ETag in every ObjectCreated event; should one not, the worker reads the
     upload first and copies the object it read."""
-    from local.pump import sqs_event
 
     png = encode(Image.fromarray(photos.chelsea()), "PNG")
     item_id = _upload(api, ann, "/vision/animals", png)  # declared image/jpeg
     (message,) = [message for message in _received(aws, 1) if item_id in message["Body"]]
     body = json.loads(message["Body"])
     del body["Records"][0]["s3"]["object"]["eTag"]
-    message = {**message, "Body": json.dumps(body)}
-    answer = call_handler(vision_handler, sqs_event([message], WORKER.queues[0].queue_arn), LambdaContext("vision"))
-    assert answer == {"batchItemFailures": []}
+    _handle(vision_handler, {**message, "Body": json.dumps(body)})
     done = api.get(f"/vision/animals/{item_id}", headers=ann).json()
     assert done["status"] == "done" and done["group"] == "cat"
     served = httpx.get(done["image_url"])
@@ -386,20 +388,18 @@ def test_a_redelivery_after_the_item_is_done_leaves_its_kept_image_as_it_was(api
     at the upload's key (here put again). The item is no longer claimed, so nothing is copied over the
     image it kept: that stays typed as its bytes are."""
     from assisti_common.settings import get_settings
-    from local.pump import sqs_event
 
     png = encode(Image.fromarray(photos.chelsea()), "PNG")
     item_id = _upload(api, ann, "/vision/animals", png)  # declared image/jpeg
     (message,) = [message for message in _received(aws, 1) if item_id in message["Body"]]
-    event = sqs_event([message], WORKER.queues[0].queue_arn)
-    assert call_handler(vision_handler, event, LambdaContext("vision")) == {"batchItemFailures": []}
+    _handle(vision_handler, message)
     done = api.get(f"/vision/animals/{item_id}", headers=ann).json()
     assert done["status"] == "done" and httpx.get(done["image_url"]).headers["content-type"] == "image/png"
 
     upload_key = unquote_plus(json.loads(message["Body"])["Records"][0]["s3"]["object"]["key"])
     s3 = boto3.client("s3", endpoint_url=aws)
     s3.put_object(Bucket=get_settings().uploads_bucket, Key=upload_key, Body=png, ContentType="image/jpeg")
-    assert call_handler(vision_handler, event, LambdaContext("vision")) == {"batchItemFailures": []}
+    _handle(vision_handler, message)  # delivered again
     again = api.get(f"/vision/animals/{item_id}", headers=ann).json()
     assert again == {**done, "image_url": again["image_url"]}
     served = httpx.get(again["image_url"])
@@ -411,14 +411,12 @@ def test_an_upload_gone_before_its_event_is_handled_fails_its_item(api, ann, aws
     """The object is deleted behind the worker's back (the bucket's one-day lifecycle rule catching a
     late redelivery): the item fails with `image_missing`, not left `processing`."""
     from assisti_common.settings import get_settings
-    from local.pump import sqs_event
 
     item_id = _upload(api, ann, "/vision/animals", encode(Image.fromarray(photos.chelsea()), "JPEG"))
     (message,) = [message for message in _received(aws, 1) if item_id in message["Body"]]
     upload_key = unquote_plus(json.loads(message["Body"])["Records"][0]["s3"]["object"]["key"])
     boto3.client("s3", endpoint_url=aws).delete_object(Bucket=get_settings().uploads_bucket, Key=upload_key)
-    answer = call_handler(vision_handler, sqs_event([message], WORKER.queues[0].queue_arn), LambdaContext("vision"))
-    assert answer == {"batchItemFailures": []}
+    _handle(vision_handler, message)
     failed = api.get(f"/vision/animals/{item_id}", headers=ann).json()
     assert failed["status"] == "failed" and failed["error"]["code"] == "image_missing"
     assert ocr.stored(aws) == []
@@ -445,13 +443,6 @@ def _replaced_upload(api, ann, aws) -> tuple[str, Any, Any, Any]:
         return message
 
     return created["item"]["id"], (cat, coffee), post, message_of
-
-
-def _handle(vision_handler: Any, message: dict[str, Any]) -> None:
-    from local.pump import sqs_event
-
-    answer = call_handler(vision_handler, sqs_event([message], WORKER.queues[0].queue_arn), LambdaContext("v"))
-    assert answer == {"batchItemFailures": []}
 
 
 def test_an_upload_replaced_before_its_event_is_handled_is_labelled_as_it_is_now(api, ann, aws, vision_handler):

@@ -90,13 +90,12 @@ class _Job:
 
 @dataclass(frozen=True)
 class _Settling:
-    """What a job's turn decided: the write that settles its item (None: no item waits for the upload),
-    and the kept copy of its image, under way on the pool (awaited before anything is deleted, and
-    deleted when the write does not name it)."""
+    """What a job's turn decided: the write that settles its item (None: no item waits for the upload).
+    The job's kept copy, under way on the pool, is awaited before anything is deleted, and deleted when
+    the write does not name it."""
 
     job: _Job
     write: image_items.Write | None
-    kept: Future[None] | None = None
 
 
 class ImageJobWorker:
@@ -263,7 +262,7 @@ class ImageJobWorker:
             logger.info("image rejected", extra={"item_id": key.item_id, "error_code": rejected.code})
             metrics.add_metric(name=f"{kind}_rejected", unit="Count", value=1)
             failing = image_items.finishing_failed(item, rejected.code, rejected.message, claim_id)
-            return _Settling(job, failing, job.kept)
+            return _Settling(job, failing)
         except Exception:
             if job.last_try:
                 if job.kept is not None:
@@ -285,7 +284,7 @@ class ImageJobWorker:
             kept_key,
             checked.loaded.content_type,
         )
-        return _Settling(job, done, job.kept)
+        return _Settling(job, done)
 
     def _settle(self, settling: list[_Settling]) -> dict[_Job, Exception]:
         """Writes the outcomes once their kept copies have landed, then deletes what nothing waits for
@@ -293,35 +292,26 @@ class ImageJobWorker:
         after it was read is not written (what changed it settles the item); one whose upload went is
         written as a failure."""
         failures: dict[_Job, Exception] = {}
-        superseded: set[_Job] = set()
         writes = {entry.job: entry.write for entry in settling}
-        for entry in settling:
+        for job, write in writes.items():
             try:
-                if entry.kept is not None:
-                    entry.kept.result()
-            except UploadGone as exc:
-                # Deleted after it was read: a done write would name a copy that is not there. The item
-                # fails instead, if this delivery still holds it (its deletion or another delivery's
-                # write makes the condition refuse it); a failing write needs no copy.
-                if entry.write is not None and entry.write.image_key is not None:
-                    logger.info(str(exc), extra={"item_id": entry.job.upload.key.item_id})
-                    writes[entry.job] = image_items.finishing_failed(
-                        entry.write.item, *IMAGE_MISSING, entry.job.message_id
-                    )
+                if job.kept is not None:
+                    job.kept.result()
             except UploadSuperseded as exc:
-                # Replaced after it was read: a done write would label bytes that are no longer there,
-                # so the new object's own event labels it. A failing write (the bytes read were
-                # rejected) names no copy, and is made: this delivery may hold the item last.
-                if entry.write is not None and entry.write.image_key is not None:
-                    logger.info(str(exc), extra={"item_id": entry.job.upload.key.item_id})
-                    superseded.add(entry.job)
+                # A failing write names no copy, and is made whatever became of it: this delivery may hold
+                # the item last. A done write would name a copy that is not there: of an upload replaced
+                # after it was read, it is not made (the new object's own event labels it); of one
+                # deleted, the item fails instead, if this delivery still holds it (the item's deletion,
+                # or another delivery's write, makes the condition refuse it).
+                if write is not None and write.image_key is not None:
+                    logger.info(str(exc), extra={"item_id": job.upload.key.item_id})
+                    gone = isinstance(exc, UploadGone)
+                    writes[job] = (
+                        image_items.finishing_failed(write.item, *IMAGE_MISSING, job.message_id) if gone else None
+                    )
             except Exception as exc:
-                failures[entry.job] = _logged(exc, "keeping the image failed; SQS will retry", entry.job)
-        writing = [
-            (job, write)
-            for job, write in writes.items()
-            if write is not None and job not in failures and job not in superseded
-        ]
+                failures[job] = _logged(exc, "keeping the image failed; SQS will retry", job)
+        writing = [(job, write) for job, write in writes.items() if write is not None and job not in failures]
         made = self._write_all([write for _, write in writing])
         # Where this delivery's write was made, it knows how the item stands; otherwise it reads it.
         standing: dict[_Job, tuple[str | None, str | None]] = {}
@@ -417,6 +407,7 @@ class UploadGone(UploadSuperseded):
 
 
 IMAGE_MISSING = ("image_missing", "The uploaded image is gone.")
+
 # S3's codes for an object that is not there (404: the same answer without a body, as to a HEAD).
 MISSING_OBJECT_CODES = frozenset({"NoSuchKey", "404"})
 
