@@ -28,7 +28,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, redirect_stdout
 from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import fmean
@@ -353,7 +353,9 @@ def _worker_times(cases: list[_Case], rounds: dict[int, int], engine: Any) -> _W
             gc.collect(1)
             clock.reset()
             started, cpu_started, moto_started = time.perf_counter(), time.process_time(), _cpu(moto)
-            response = call_handler(worker, sqs_event(messages, source.queue_arn), LambdaContext("vision"))
+            # The worker's metrics go to stdout as in Lambda (CloudWatch's embedded format), not into the report.
+            with redirect_stdout(io.StringIO()):
+                response = call_handler(worker, sqs_event(messages, source.queue_arn), LambdaContext("vision"))
             wall, cpu = (time.perf_counter() - started) / batch, (time.process_time() - cpu_started) / batch
             moto_cpu, stages = (_cpu(moto) - moto_started) / batch, clock.reset()
             assert not response.get("batchItemFailures"), response
