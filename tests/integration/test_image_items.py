@@ -1,9 +1,11 @@
-"""Deleting an image item against moto, with the worker finishing the same item at the worst moment:
-no object outlives its item."""
+"""Image items against moto: deleting one while the worker finishes it leaves no object behind, and
+one left `processing` past its deadline (no delivery will finish it) is failed when read, never
+while a delivery may still finish it."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import boto3
 
@@ -11,6 +13,7 @@ from assisti_common.db import image_items
 from assisti_common.db.models import ImageItemModel
 from assisti_common.image_jobs import items, storage
 from assisti_common.image_jobs.kinds import Kind
+from assisti_common.image_jobs.settings import get_image_settings
 from assisti_common.principal import Principal
 from assisti_common.settings import get_settings
 
@@ -50,3 +53,54 @@ def storage_keys() -> list[str]:
         Bucket=get_settings().uploads_bucket
     )
     return [entry["Key"] for entry in listed.get("Contents", [])]
+
+
+def _processing_since(owner_id: str, item_id: str, seconds_ago: float, claim_id: str = "a-lost-delivery") -> None:
+    """The item claimed by a delivery, its last write `seconds_ago`."""
+    assert image_items.claim_by_key(owner_id, Kind.ANIMALS, item_id, claim_id) is not None
+    item = image_items.get_item(owner_id, Kind.ANIMALS, item_id)
+    assert item is not None
+    item.update(actions=[ImageItemModel.updated_at.set(datetime.now(UTC) - timedelta(seconds=seconds_ago))])
+
+
+def test_an_item_left_processing_past_its_deadline_is_failed_when_read_and_no_late_write_lands(api, ann):
+    deadline = get_image_settings().processing_deadline_seconds
+    owner_id = api.get("/me", headers=ann).json()["id"]
+    stuck, waiting = (
+        api.post("/vision/animals", json={"title": title}, headers=ann).json()["item"]["id"] for title in ("a", "b")
+    )
+    _processing_since(owner_id, stuck, deadline + 60)
+    _processing_since(owner_id, waiting, deadline - 60)
+
+    read = api.get(f"/vision/animals/{stuck}", headers=ann)
+    listed = {item["id"]: item for item in api.get("/vision/animals", headers=ann).json()["items"]}
+
+    assert read.status_code == 200
+    assert read.json()["status"] == "failed"
+    assert read.json()["error"] == {"code": "processing_stalled", "message": items.STUCK[1]}
+    assert listed[stuck]["status"] == "failed"
+    assert listed[waiting]["status"] == "processing"  # its delivery may still finish it
+    assert api.get(f"/vision/animals/{waiting}", headers=ann).json()["status"] == "processing"
+    # The delivery that held the stuck item, were it to come back, writes nothing over the failure.
+    held = image_items.get_item(owner_id, Kind.ANIMALS, stuck)
+    assert held is not None
+    late = image_items.finishing_done(held, "a-lost-delivery", "cat", 0.9, {}, "images/k", "image/jpeg")
+    assert not image_items.write(late)
+    assert api.get(f"/vision/animals/{stuck}", headers=ann).json()["status"] == "failed"
+
+
+def test_a_stuck_item_claimed_again_after_it_was_read_is_left_to_its_new_claim(aws):
+    """The read saw it stuck; a redelivery claimed it before the read's write: the write is refused,
+    and the item is given as it now is."""
+    owner = Principal(str(uuid.uuid4()), "a-session")
+    created = items.create(owner, Kind.ANIMALS, "Cat", "image/jpeg").item
+    _processing_since(owner.user_id, created.item_id, get_image_settings().processing_deadline_seconds + 60)
+    read = image_items.get_item(owner.user_id, Kind.ANIMALS, created.item_id)
+    assert read is not None and read.status == image_items.PROCESSING
+    assert image_items.claim_by_key(owner.user_id, Kind.ANIMALS, created.item_id, "a-redelivery") is not None
+
+    current = items.failed_if_stuck(read)
+
+    assert (current.status, current.claim) == (image_items.PROCESSING, "a-redelivery")
+    stored = image_items.get_item(owner.user_id, Kind.ANIMALS, created.item_id)
+    assert stored is not None and stored.status == image_items.PROCESSING

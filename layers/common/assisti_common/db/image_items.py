@@ -194,6 +194,19 @@ def finish_failed(item: ImageItemModel, code: str, message: str, claim_id: str |
     return write(finishing_failed(item, code, message, claim_id))
 
 
+def fail_if_stuck(item: ImageItemModel, code: str, message: str, stuck_before: datetime) -> bool:
+    """processing -> failed, only if nothing has claimed or written the item since `stuck_before`."""
+    failing = finishing_failed(item, code, message)
+    return write(
+        Write(
+            item,
+            failing.actions,
+            failing.condition & (ImageItemModel.status == PROCESSING) & (ImageItemModel.updated_at < stuck_before),
+            FAILED,
+        )
+    )
+
+
 def write(change: Write) -> bool:
     """Makes one write: True when made (the item is refreshed: PynamoDB asks for ALL_NEW), False when
     its condition failed."""

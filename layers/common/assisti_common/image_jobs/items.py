@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from assisti_common.db import image_items
 from assisti_common.db.models import ImageItemModel
 from assisti_common.errors import NotFound
 from assisti_common.image_jobs import storage
 from assisti_common.image_jobs.kinds import Kind
-from assisti_common.image_jobs.settings import MAX_WAIT_SECONDS
+from assisti_common.image_jobs.settings import MAX_WAIT_SECONDS, get_image_settings
 from assisti_common.pagination import Page, paginate
 from assisti_common.principal import Principal
 
@@ -29,12 +31,31 @@ def _own(principal: Principal, kind: Kind, item_id: str) -> ImageItemModel:
     item = image_items.get_item(principal.user_id, kind, item_id)
     if item is None:
         raise NotFound("No such item.")
-    return item
+    return failed_if_stuck(item)
 
 
 def create(principal: Principal, kind: Kind, title: str, content_type: str) -> CreatedItem:
     item = image_items.create_item(principal.user_id, kind, title)
     return CreatedItem(item, storage.presigned_upload(image_key(item), content_type))
+
+
+# What an item left `processing` past its deadline says (`failed_if_stuck`).
+STUCK = ("processing_stalled", "Processing this image did not finish. Upload it again.")
+
+
+def failed_if_stuck(item: ImageItemModel) -> ImageItemModel:
+    """The item as it stands, failed first if it has been `processing` past its deadline since its last
+    claim: by then every try of its message and the dead-letter handler are long over, so no delivery
+    will finish it (a race between a re-used upload POST and two deliveries can leave it so), and the
+    app is told to upload again instead of waiting for ever. A delivery's late write is then refused."""
+    if item.status != image_items.PROCESSING:
+        return item
+    deadline = timedelta(seconds=get_image_settings().processing_deadline_seconds)
+    stuck_before = datetime.now(UTC) - deadline
+    if item.updated_at >= stuck_before or image_items.fail_if_stuck(item, *STUCK, stuck_before):
+        return item  # as it was read, or as the write left it
+    # Claimed, finished or deleted meanwhile: as it is now.
+    return image_items.get_item(item.owner_id, item.kind, item.item_id) or item
 
 
 def get(principal: Principal, kind: Kind, item_id: str, wait_seconds: float = 0) -> ImageItemModel:
@@ -59,8 +80,13 @@ def list_items(principal: Principal, kind: Kind, limit: int, cursor: str | None)
     return paginate(
         f"images:{kind}:{principal.user_id}",
         cursor,
-        lambda start: image_items.list_items(principal.user_id, kind, limit, start),
+        lambda start: _each_failed_if_stuck(image_items.list_items(principal.user_id, kind, limit, start)),
     )
+
+
+def _each_failed_if_stuck(page: tuple[list[ImageItemModel], Any]) -> tuple[list[ImageItemModel], Any]:
+    items, last_key = page
+    return [failed_if_stuck(item) for item in items], last_key
 
 
 def rename(principal: Principal, kind: Kind, item_id: str, title: str) -> ImageItemModel:
