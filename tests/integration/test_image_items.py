@@ -63,7 +63,7 @@ def _processing_since(owner_id: str, item_id: str, seconds_ago: float, claim_id:
     item.update(actions=[ImageItemModel.updated_at.set(datetime.now(UTC) - timedelta(seconds=seconds_ago))])
 
 
-def test_an_item_left_processing_past_its_deadline_is_failed_when_read_and_no_late_write_lands(api, ann):
+def test_an_item_left_processing_past_its_deadline_is_failed_when_read_or_listed(api, ann):
     deadline = get_image_settings().processing_deadline_seconds
     owner_id = api.get("/me", headers=ann).json()["id"]
     stuck, waiting = (
@@ -81,12 +81,6 @@ def test_an_item_left_processing_past_its_deadline_is_failed_when_read_and_no_la
     assert listed[stuck]["status"] == "failed"
     assert listed[waiting]["status"] == "processing"  # its delivery may still finish it
     assert api.get(f"/vision/animals/{waiting}", headers=ann).json()["status"] == "processing"
-    # The delivery that held the stuck item, were it to come back, writes nothing over the failure.
-    held = image_items.get_item(owner_id, Kind.ANIMALS, stuck)
-    assert held is not None
-    late = image_items.finishing_done(held, "a-lost-delivery", "cat", 0.9, {}, "images/k", "image/jpeg")
-    assert not image_items.write(late)
-    assert api.get(f"/vision/animals/{stuck}", headers=ann).json()["status"] == "failed"
 
 
 def test_a_stuck_item_claimed_again_after_it_was_read_is_left_to_its_new_claim(aws):
@@ -104,3 +98,14 @@ def test_a_stuck_item_claimed_again_after_it_was_read_is_left_to_its_new_claim(a
     assert (current.status, current.claim) == (image_items.PROCESSING, "a-redelivery")
     stored = image_items.get_item(owner.user_id, Kind.ANIMALS, created.item_id)
     assert stored is not None and stored.status == image_items.PROCESSING
+
+
+def test_a_stuck_item_deleted_after_it_was_read_is_gone(aws):
+    owner = Principal(str(uuid.uuid4()), "a-session")
+    created = items.create(owner, Kind.ANIMALS, "Cat", "image/jpeg").item
+    _processing_since(owner.user_id, created.item_id, get_image_settings().processing_deadline_seconds + 60)
+    read = image_items.get_item(owner.user_id, Kind.ANIMALS, created.item_id)
+    assert read is not None
+    items.delete(owner, Kind.ANIMALS, created.item_id)
+
+    assert items.failed_if_stuck(read) is None

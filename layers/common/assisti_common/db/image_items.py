@@ -195,16 +195,10 @@ def finish_failed(item: ImageItemModel, code: str, message: str, claim_id: str |
 
 
 def fail_if_stuck(item: ImageItemModel, code: str, message: str, stuck_before: datetime) -> bool:
-    """processing -> failed, only if nothing has claimed or written the item since `stuck_before`."""
+    """processing -> failed, only if nothing has claimed, renamed or written the item since `stuck_before`."""
     failing = finishing_failed(item, code, message)
-    return write(
-        Write(
-            item,
-            failing.actions,
-            failing.condition & (ImageItemModel.status == PROCESSING) & (ImageItemModel.updated_at < stuck_before),
-            FAILED,
-        )
-    )
+    stuck = (ImageItemModel.status == PROCESSING) & (ImageItemModel.updated_at < stuck_before)
+    return write(Write(item, failing.actions, stuck & ImageItemModel.item_id.exists(), FAILED))
 
 
 def write(change: Write) -> bool:

@@ -29,9 +29,10 @@ def image_key(item: ImageItemModel) -> storage.ImageKey:
 
 def _own(principal: Principal, kind: Kind, item_id: str) -> ImageItemModel:
     item = image_items.get_item(principal.user_id, kind, item_id)
-    if item is None:
+    current = failed_if_stuck(item) if item is not None else None
+    if current is None:
         raise NotFound("No such item.")
-    return failed_if_stuck(item)
+    return current
 
 
 def create(principal: Principal, kind: Kind, title: str, content_type: str) -> CreatedItem:
@@ -43,11 +44,12 @@ def create(principal: Principal, kind: Kind, title: str, content_type: str) -> C
 STUCK = ("processing_stalled", "Processing this image did not finish. Upload it again.")
 
 
-def failed_if_stuck(item: ImageItemModel) -> ImageItemModel:
-    """The item as it stands, failed first if it has been `processing` past its deadline since its last
-    claim: by then every try of its message and the dead-letter handler are long over, so no delivery
-    will finish it (a race between a re-used upload POST and two deliveries can leave it so), and the
-    app is told to upload again instead of waiting for ever. A delivery's late write is then refused."""
+def failed_if_stuck(item: ImageItemModel) -> ImageItemModel | None:
+    """The item as it stands (None: deleted meanwhile), failed first if it is still `processing` past
+    its deadline since it last changed: by then no message of its can be left in the queue to finish it
+    (the template keeps the deadline past the queue's retention and a last try), so the app is told to
+    upload again instead of waiting for ever (a race between a re-used upload POST and two deliveries
+    can leave an item so)."""
     if item.status != image_items.PROCESSING:
         return item
     deadline = timedelta(seconds=get_image_settings().processing_deadline_seconds)
@@ -55,7 +57,7 @@ def failed_if_stuck(item: ImageItemModel) -> ImageItemModel:
     if item.updated_at >= stuck_before or image_items.fail_if_stuck(item, *STUCK, stuck_before):
         return item  # as it was read, or as the write left it
     # Claimed, finished or deleted meanwhile: as it is now.
-    return image_items.get_item(item.owner_id, item.kind, item.item_id) or item
+    return image_items.get_item(item.owner_id, item.kind, item.item_id)
 
 
 def get(principal: Principal, kind: Kind, item_id: str, wait_seconds: float = 0) -> ImageItemModel:
@@ -86,7 +88,8 @@ def list_items(principal: Principal, kind: Kind, limit: int, cursor: str | None)
 
 def _each_failed_if_stuck(page: tuple[list[ImageItemModel], Any]) -> tuple[list[ImageItemModel], Any]:
     items, last_key = page
-    return [failed_if_stuck(item) for item in items], last_key
+    current = [failed_if_stuck(item) for item in items]
+    return [item for item in current if item is not None], last_key
 
 
 def rename(principal: Principal, kind: Kind, item_id: str, title: str) -> ImageItemModel:

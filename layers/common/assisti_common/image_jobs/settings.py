@@ -22,9 +22,10 @@ class ImageSettings(FunctionSettings):
     max_image_pixels: int = Field(40_000_000, ge=10_000, validation_alias="ASSISTI_MAX_IMAGE_PIXELS")
     # Must equal the queue's redrive maxReceiveCount: the last try marks the item failed.
     worker_max_receives: int = Field(3, ge=1, validation_alias="ASSISTI_WORKER_MAX_RECEIVES")
-    # How long an item may stay `processing` after its last claim before it is failed when read: longer
-    # than every try of its message and the dead-letter handler after them (tests/unit/test_template.py).
-    processing_deadline_seconds: int = Field(3600, ge=60, validation_alias="ASSISTI_PROCESSING_DEADLINE_SECONDS")
+    # How long an item may stay `processing` after it last changed before it is failed when read: past
+    # the queue's retention and one more try, when none of its messages can be left to finish it
+    # (tests/unit/test_template.py checks the template's value).
+    processing_deadline_seconds: int = Field(349_200, ge=60, validation_alias="ASSISTI_PROCESSING_DEADLINE_SECONDS")
 
 
 @lru_cache(maxsize=1)
