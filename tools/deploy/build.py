@@ -64,13 +64,18 @@ RESOLUTIONS = ROOT / ".aws-sam" / "resolutions"
 RESOLUTION_SECONDS = 3600
 
 
-def resolve(*requirement_files: Path) -> dict[str, str]:
-    """Every distribution (name -> version) pip would install for these files on the Lambda runtime.
+def resolve(*requirement_files: Path, constraints: dict[str, str] | None = None) -> dict[str, str]:
+    """Every distribution (name -> version) pip would install for these files on the Lambda runtime,
+    held to `constraints` (name -> version) where given.
 
     Every function's build resolves the layer's requirements again (each is its own `make` process):
-    a resolution is kept on disk, keyed by the files' contents and the platform, for the span of one
-    build (RESOLUTION_SECONDS): unpinned transitive dependencies move on PyPI, so it is not kept longer."""
-    key = hashlib.sha256("\0".join([*LAMBDA_PLATFORM, *(path.read_text() for path in requirement_files)]).encode())
+    a resolution is kept on disk, keyed by the files' contents, the constraints and the platform, for
+    the span of one build (RESOLUTION_SECONDS): unpinned transitive dependencies move on PyPI, so it is
+    not kept longer."""
+    pinned = [f"{name}=={version}" for name, version in sorted((constraints or {}).items())]
+    key = hashlib.sha256(
+        "\0".join([*LAMBDA_PLATFORM, *(path.read_text() for path in requirement_files), *pinned]).encode()
+    )
     cached = RESOLUTIONS / f"{key.hexdigest()[:24]}.json"
     if cached.is_file() and time.time() - cached.stat().st_mtime < RESOLUTION_SECONDS:
         pins: dict[str, str] = json.loads(cached.read_text())
@@ -81,6 +86,10 @@ def resolve(*requirement_files: Path) -> dict[str, str]:
         command += [*LAMBDA_PLATFORM, "--report", str(report)]
         for path in requirement_files:
             command += ["-r", str(path)]
+        if pinned:
+            constraints_file = Path(scratch) / "constraints.txt"
+            constraints_file.write_text("\n".join(pinned) + "\n")
+            command += ["-c", str(constraints_file)]
         pip(*command)
         installs = json.loads(report.read_text())["install"]
     pins = {canonical(entry["metadata"]["name"]): entry["metadata"]["version"] for entry in installs}
@@ -121,7 +130,9 @@ def function_pins(requirements: Path | None) -> dict[str, str]:
     if requirements is None:
         return {}
     layer = layer_pins()
-    combined = resolve(LAYER_REQUIREMENTS, requirements)
+    # Held to the versions the layer was resolved to: resolved on their own, the two could pick
+    # different releases of a shared unpinned dependency published between them.
+    combined = resolve(LAYER_REQUIREMENTS, requirements, constraints=layer)
     clashes = {name for name in layer if combined.get(name, layer[name]) != layer[name]}
     if clashes:
         raise SystemExit(f"{requirements} needs other versions of the layer's {sorted(clashes)}")
