@@ -173,11 +173,16 @@ def finishing_done(
     )
 
 
-def finishing_failed(item: ImageItemModel, code: str, message: str, claim_id: str | None = None) -> Write:
-    """-> failed, from any state but done/failed (and, with claim_id, only for its holder)."""
+def finishing_failed(
+    item: ImageItemModel, code: str, message: str, claim_id: str | None = None, *, stuck_before: datetime | None = None
+) -> Write:
+    """-> failed, from any state but done/failed (and, with claim_id, only for its holder; with
+    stuck_before, only from processing and if nothing has claimed, renamed or written it since)."""
     condition = ImageItemModel.status.is_in(AWAITING_UPLOAD, PROCESSING)
     if claim_id is not None:
         condition = condition & (ImageItemModel.claim == claim_id)
+    if stuck_before is not None:
+        condition = condition & (ImageItemModel.status == PROCESSING) & (ImageItemModel.updated_at < stuck_before)
     return _write(
         item,
         [
@@ -190,15 +195,10 @@ def finishing_failed(item: ImageItemModel, code: str, message: str, claim_id: st
     )
 
 
-def finish_failed(item: ImageItemModel, code: str, message: str, claim_id: str | None = None) -> bool:
-    return write(finishing_failed(item, code, message, claim_id))
-
-
-def fail_if_stuck(item: ImageItemModel, code: str, message: str, stuck_before: datetime) -> bool:
-    """processing -> failed, only if nothing has claimed, renamed or written the item since `stuck_before`."""
-    failing = finishing_failed(item, code, message)
-    stuck = (ImageItemModel.status == PROCESSING) & (ImageItemModel.updated_at < stuck_before)
-    return write(Write(item, failing.actions, stuck & ImageItemModel.item_id.exists(), FAILED))
+def finish_failed(
+    item: ImageItemModel, code: str, message: str, claim_id: str | None = None, *, stuck_before: datetime | None = None
+) -> bool:
+    return write(finishing_failed(item, code, message, claim_id, stuck_before=stuck_before))
 
 
 def write(change: Write) -> bool:

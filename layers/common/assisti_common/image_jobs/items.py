@@ -54,7 +54,7 @@ def failed_if_stuck(item: ImageItemModel) -> ImageItemModel | None:
         return item
     deadline = timedelta(seconds=get_image_settings().processing_deadline_seconds)
     stuck_before = datetime.now(UTC) - deadline
-    if item.updated_at >= stuck_before or image_items.fail_if_stuck(item, *STUCK, stuck_before):
+    if item.updated_at >= stuck_before or image_items.finish_failed(item, *STUCK, stuck_before=stuck_before):
         return item  # as it was read, or as the write left it
     # Claimed, finished or deleted meanwhile: as it is now.
     return image_items.get_item(item.owner_id, item.kind, item.item_id)
