@@ -7,10 +7,12 @@ import base64
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from unittest.mock import ANY
 
 import boto3
 import httpx
 import pytest
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
 from assisti_common.db import image_items
 from assisti_common.db.models import ImageItemModel
@@ -403,7 +405,10 @@ def test_a_reupload_after_done_is_deleted_and_the_label_and_its_image_stay(api, 
 
 def test_a_delivery_that_lost_the_item_leaves_the_upload_to_the_one_holding_it(api, ann, pump, aws, ocr_handler):
     """A second delivery of the same upload (S3 and SQS deliver at least once) takes the item over while
-    the first is still at work: the first must not delete the object the second is reading."""
+    the first is still at work: the first must not delete the object the second is reading. Its write
+    refused, the first goes back to the queue rather than trust the second to finish (the second may
+    write nothing: `test_vision`'s test_a_delivery_that_lost_its_claim_…); its next try, once the
+    second is done, finds nothing to do."""
     created = create(api, ann)
     owner, item_id = api.get("/me", headers=ann).json()["id"], created["item"]["id"]
     upload(created, encode(text_image(["Taken over"])))
@@ -416,7 +421,8 @@ def test_a_delivery_that_lost_the_item_leaves_the_upload_to_the_one_holding_it(a
         return JobResult("stale", None, OcrResult())
 
     first = ImageJobWorker({Kind.OCR: overtaken}).lambda_handler
-    assert first(sqs_event([message], pump.source.queue_arn), LambdaContext("ocr")) == {"batchItemFailures": []}
+    with pytest.raises(BatchProcessingError, match="ClaimTakenOver"):  # its only record: the invocation fails
+        first(sqs_event([message], pump.source.queue_arn), LambdaContext("ocr"))
     assert item(api, ann, item_id)["status"] == "processing"
     assert stored(aws) == [f"uploads/ocr/{owner}/{item_id}"]  # and the loser's copy of the image is gone
 
@@ -425,3 +431,8 @@ def test_a_delivery_that_lost_the_item_leaves_the_upload_to_the_one_holding_it(a
     done = item(api, ann, item_id)
     assert done["status"] == "done" and done["label"] == "Taken over"
     assert [key.split("/")[0] for key in stored(aws)] == ["images"]  # the winner's copy; the upload is gone
+
+    again = call_handler(ocr_handler, sqs_event([message], pump.source.queue_arn), LambdaContext("ocr"))
+    assert again == {"batchItemFailures": []}  # the first delivery's next try
+    assert item(api, ann, item_id) == {**done, "image_url": ANY}
+    assert [key.split("/")[0] for key in stored(aws)] == ["images"]

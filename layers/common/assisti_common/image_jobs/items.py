@@ -49,7 +49,7 @@ def failed_if_stuck(item: ImageItemModel) -> ImageItemModel | None:
     its deadline since it last changed: by then no message of its can be left in the queue to finish it
     (the template keeps the deadline past the queue's retention and a last try), so the app is told to
     upload again instead of waiting for ever (a race between a re-used upload POST and two deliveries
-    can leave an item so)."""
+    can leave an item so, on a delivery's last try)."""
     if item.status != image_items.PROCESSING:
         return item
     deadline = timedelta(seconds=get_image_settings().processing_deadline_seconds)

@@ -14,7 +14,8 @@ An uploaded object lives only while its item waits for it (`items.release`). A p
 used again until it expires, after the item is done or deleted (or the account is): an upload whose
 item is gone or finished is deleted unread, and the delivery that settles an item deletes its upload.
 A delivery that lost its claim to another (a duplicate, or a second upload, took the item over) leaves
-the upload to that delivery, which is reading it.
+the upload to that delivery, which is reading it, and goes back to the queue while the item is
+unfinished: that delivery may write nothing (its copy refused, the upload replaced after its read).
 
 A batch makes as few requests as it can, because each costs the worker CPU (botocore and PynamoDB
 building, signing and parsing it: about as much as a road-sign model's whole inference): the
@@ -315,19 +316,33 @@ class ImageJobWorker:
         made = self._write_all([write for _, write in writing])
         # Where this delivery's write was made, it knows how the item stands; otherwise it reads it.
         standing: dict[_Job, tuple[str | None, str | None]] = {}
+        refused: set[_Job] = set()
         for (job, write), written in zip(writing, made, strict=True):
             if isinstance(written, Exception):
                 failures[job] = _logged(written, "writing the outcome failed; SQS will retry", job)
             elif written:
                 standing[job] = (write.status, write.image_key)
+            else:
+                refused.add(job)
         unknown = [entry.job for entry in settling if entry.job not in failures and entry.job not in standing]
         for job, read in zip(
             unknown, self._each(items.where_it_stands, [job.upload.key for job in unknown]), strict=True
         ):
             if isinstance(read, Exception):
                 failures[job] = _logged(read, "reading the item failed; SQS will retry", job)
-            else:
-                standing[job] = read
+                continue
+            standing[job] = read
+            if job in refused and read[0] == image_items.PROCESSING and not job.last_try:
+                # Another delivery took the claim over. It may never write: its copy is refused when the
+                # upload was replaced after it read it, and it then leaves the new object to that
+                # object's own delivery, which may be this one. So this one is tried again, later,
+                # rather than trusted to that one: by then the item is done (nothing to do), or this one
+                # takes it over and labels the upload as it is then. A last try is acknowledged as before
+                # (the dead-letter handler would fail an item another delivery may still finish).
+                logger.info(
+                    "another delivery holds this item; SQS will retry", extra={"item_id": job.upload.key.item_id}
+                )
+                failures[job] = ClaimTakenOver("another delivery took this item over before it was written")
         leftovers: dict[str, list[_Job]] = {}
         for job, (status, image_key) in standing.items():
             for leftover in items.leftovers(job.upload.key, job.message_id, status, image_key):
@@ -393,6 +408,11 @@ def _outcome_of(function: Callable[[A], R], argument: A) -> Future[R]:
 def _logged(exc: Exception, message: str, job: _Job) -> Exception:
     logger.error(message, exc_info=exc, extra={"item_id": job.upload.key.item_id})
     return exc
+
+
+class ClaimTakenOver(Exception):
+    """This delivery's write was refused because another delivery holds the item's claim now, and the
+    item is not finished yet: the message is tried again, not acknowledged."""
 
 
 class UploadSuperseded(Exception):
