@@ -15,7 +15,8 @@ used again until it expires, after the item is done or deleted (or the account i
 item is gone or finished is deleted unread, and the delivery that settles an item deletes its upload.
 A delivery that lost its claim to another (a duplicate, or a second upload, took the item over) leaves
 the upload to that delivery, which is reading it, and goes back to the queue while the item is
-unfinished: that delivery may write nothing (its copy refused, the upload replaced after its read).
+unfinished (but not on its last try): that delivery may write nothing (its copy refused, the upload
+replaced after its read).
 
 A batch makes as few requests as it can, because each costs the worker CPU (botocore and PynamoDB
 building, signing and parsing it: about as much as a road-sign model's whole inference): the
@@ -118,7 +119,10 @@ class ImageJobWorker:
         self.lookahead = lookahead
         self.draft_side = draft_side
         self.settle_as_done = settle_as_done
-        self.batch = BatchProcessor(event_type=EventType.SQS)
+        # A record that fails goes back to the queue, whether or not the batch's others did: the
+        # invocation is not an error (no alarm for a retry; the messages that use up their tries do
+        # alarm, in the dead-letter queue).
+        self.batch = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
         # Enough threads for each upload read ahead and its copy to be in flight at once.
         threads = max(IO_THREADS, 2 * (1 + lookahead))
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="image-io")
@@ -337,8 +341,9 @@ class ImageJobWorker:
                 # upload was replaced after it read it, and it then leaves the new object to that
                 # object's own delivery, which may be this one. So this one is tried again, later,
                 # rather than trusted to that one: by then the item is done (nothing to do), or this one
-                # takes it over and labels the upload as it is then. A last try is acknowledged as before
-                # (the dead-letter handler would fail an item another delivery may still finish).
+                # takes it over and labels the upload as it is then. A last try is acknowledged as before:
+                # failed, it would reach the dead-letter handler, which fails the item if it is still
+                # processing, even when the holder failed too and its own retry would finish it.
                 logger.info(
                     "another delivery holds this item; SQS will retry", extra={"item_id": job.upload.key.item_id}
                 )
