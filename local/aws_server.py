@@ -25,6 +25,7 @@ is answered, as on a network, without using the CPU. None is set unless a caller
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import re
 import threading
@@ -98,8 +99,9 @@ def with_latency(app: WsgiApp) -> WsgiApp:
 
 def _bytes_freed_once_unused() -> None:
     """moto closes a replaced or deleted object's buffer at once (`FakeKey.dispose`); here that only
-    marks it, and the buffer is closed when the object is garbage-collected (moto's `__del__` disposes
-    of it then, without its "not disposed of in time" warning), once no read or write still holds it."""
+    marks it and stops moto tracking it (moto keeps every model it makes until a reset), so that the
+    object is freed, and its buffer closed by moto's `__del__` without the "not disposed of in time"
+    warning, once no read or write still holds it."""
     dispose = FakeKey.dispose
     if getattr(dispose, "frees_once_unused", False):
         return
@@ -107,8 +109,10 @@ def _bytes_freed_once_unused() -> None:
     def dispose_once_unused(self: FakeKey, garbage: bool = False) -> None:
         if garbage:
             dispose(self, garbage=True)
-        else:
-            self.disposed = True
+            return
+        self.disposed = True
+        with contextlib.suppress(ValueError):  # already untracked (disposed twice) or reset meanwhile
+            FakeKey.instances_tracked.remove(self)  # type: ignore[attr-defined]
 
     dispose_once_unused.frees_once_unused = True  # type: ignore[attr-defined]
     FakeKey.dispose = dispose_once_unused  # type: ignore[method-assign]
