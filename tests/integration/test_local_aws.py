@@ -154,8 +154,7 @@ def test_uploads_through_one_post_at_once_are_each_stored_and_announced(aws):
             records = json.loads(message["Body"]).get("Records", [])  # S3's test event has none
             announced += [record["s3"]["object"]["eTag"] for record in records if _key_of(record) == str(key)]
     assert sorted(announced) == sorted(hashlib.md5(body, usedforsecurity=False).hexdigest() for body in bodies)
-    s3 = boto3.client("s3", region_name="us-east-1", endpoint_url=aws)
-    stored = s3.get_object(Bucket=get_settings().uploads_bucket, Key=str(key))
+    stored = storage.s3().get_object(Bucket=get_settings().uploads_bucket, Key=str(key))
     assert stored["ETag"].strip('"') in announced  # the last upload is the object
 
 
@@ -208,7 +207,9 @@ def test_a_replaced_object_is_freed_once_nothing_reads_it(aws):
 
     from moto.s3.models import s3_backends
 
-    s3 = boto3.client("s3", region_name="us-east-1", endpoint_url=aws)
+    from assisti_common.image_jobs import storage
+
+    s3 = storage.s3()
     bucket, key = get_settings().uploads_bucket, "images/replaced-often"
     partition, account = s3_backends.bucket_accounts[bucket]
     backend = s3_backends[account][partition]
