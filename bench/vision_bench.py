@@ -4,11 +4,11 @@
 
 - per-image inference, p50/p99, for each model with one onnxruntime thread and with two
   (the ratio is the second core's worth), on real photos from scikit-image;
-- the worker's whole time per image: S3 read, decode and checks, inference, the kept copy, the DynamoDB
-  writes (the real handler on real SQS events against moto, one upload per event and 8), for small
+- the worker's whole time per image: S3 read, decode and checks, inference, the DynamoDB writes, the
+  deletes (the real handler on real SQS events against moto, one upload per event and 8), for small
   photos and for the same scenes as 12 MP phone JPEGs: wall time (the worker on one core, moto on the
   other), the worker's own CPU against the inference alone and against decoding the file plus the
-  inference, where that CPU goes (the model, the S3 read, the decode and checks, the S3 copy, the claims,
+  inference, where that CPU goes (the model, the S3 read, the decode and checks, the claims,
   the result writes, the deletes, the rest), and moto's CPU;
 - the model load time (a fresh process importing the engine: both sessions), against a bare
   onnxruntime import in a fresh process;
@@ -222,7 +222,6 @@ _STAGES = (
     ("model", "engine", ("ANIMALS.top_k", "ROAD_SIGNS.top_k")),
     ("S3 read", "worker", ("_read",)),
     ("decode and checks", "worker", ("load_image",)),
-    ("S3 copy", "worker", ("_keep",)),
     ("claims", "image_items", ("claim_together", "claim_by_key")),
     ("result writes", "image_items", ("finishing_done", "finishing_failed", "write_together", "write")),
     ("deletes", "storage", ("delete_objects",)),

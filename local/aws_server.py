@@ -7,8 +7,8 @@ wiping whatever other requests wrote meanwhile. Two taps at once then lose updat
 a quota counter ends below what was charged. So every server here serialises DynamoDB's requests.
 Other services are not serialised: an SQS long-poll must not hold the rest of local AWS.
 
-moto 5.2 also ignores `x-amz-copy-source-if-match` on an S3 CopyObject and copies whatever the source
-holds; S3 refuses with 412 PreconditionFailed. The server here refuses as S3 does. And moto frees an
+moto 5.2's S3 events name no object version, where S3's name one for a versioned bucket (the uploads
+bucket is): the server here names it. And moto frees an
 object's bytes as soon as another write replaces or deletes it, even while a read, or the first write
 (reading them for its event's ETag), still uses them: two uploads at once through one presigned POST
 answered 500 and one was never announced, and a read racing a replacement answered 500. S3 serves the
@@ -32,12 +32,10 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlparse
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
-from moto.s3.exceptions import PreconditionFailed
+from moto.s3 import notifications as s3_notifications
 from moto.s3.models import FakeKey
-from moto.s3.responses import S3Response
 from werkzeug.serving import BaseWSGIServer, make_server
 
 DYNAMODB_TARGET_PREFIX = "DynamoDB_"  # X-Amz-Target of every DynamoDB call (not of DynamoDB Streams)
@@ -118,35 +116,26 @@ def _bytes_freed_once_unused() -> None:
     FakeKey.dispose = dispose_once_unused  # type: ignore[method-assign]
 
 
-def _copy_only_if_the_source_matches() -> None:
-    """Makes moto's CopyObject check `x-amz-copy-source-if-match` against the source's ETag first."""
-    copy_object = S3Response.copy_object
-    if getattr(copy_object, "checks_if_match", False):
+def _events_name_the_version() -> None:
+    """Makes moto's S3 event notifications name the object's version (`s3.object.versionId`), as S3's
+    do for a versioned bucket (moto names none)."""
+    make_event = s3_notifications._get_s3_event
+    if getattr(make_event, "names_the_version", False):
         return
 
-    def checked_copy_object(self: S3Response) -> Any:
-        # Checked just before moto copies: enough for the one worker that copies what it read, though
-        # not atomic against a POST that lands between the two, as it is in S3.
-        expected = _text(self.headers.get("x-amz-copy-source-if-match"))
-        if expected is not None:
-            source = urlparse(_text(self.headers.get("x-amz-copy-source")) or "")  # /bucket/key?versionId=...
-            bucket, _, key = unquote(source.path).lstrip("/").partition("/")
-            version = parse_qs(source.query).get("versionId", [None])[0]
-            found = self.backend.get_object(bucket, key, version_id=version)
-            if found is not None and expected.strip('"') != found.etag.strip('"'):
-                raise PreconditionFailed("x-amz-copy-source-If-Match")
-        return copy_object(self)  # a missing source: moto's own NoSuchKey
+    def event_naming_the_version(event_name: Any, bucket: Any, key: Any, notification_id: str) -> dict[str, Any]:
+        event: dict[str, Any] = make_event(event_name, bucket, key, notification_id)
+        if bucket.is_versioned:
+            for record in event["Records"]:
+                record["s3"]["object"]["versionId"] = key.version_id
+        return event
 
-    checked_copy_object.checks_if_match = True  # type: ignore[attr-defined]
-    S3Response.copy_object = checked_copy_object  # type: ignore[method-assign]
-
-
-def _text(header: str | bytes | None) -> str | None:
-    return header.decode() if isinstance(header, bytes) else header
+    event_naming_the_version.names_the_version = True  # type: ignore[attr-defined]
+    s3_notifications._get_s3_event = event_naming_the_version
 
 
 def _server(host: str, port: int) -> BaseWSGIServer:
-    _copy_only_if_the_source_matches()
+    _events_name_the_version()
     _bytes_freed_once_unused()
     app = with_latency(one_dynamodb_request_at_a_time(DomainDispatcherApplication(create_backend_app)))
     return make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)

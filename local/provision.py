@@ -84,6 +84,9 @@ def provision(template: LocalTemplate, endpoint_url: str) -> dict[str, list[str]
     for logical_id, spec in template.of_type("AWS::S3::Bucket").items():
         name = template.bucket_name(logical_id)
         s3.create_bucket(Bucket=name)
+        versioning = template.resolve(spec.get("Properties", {}).get("VersioningConfiguration", {}))
+        if versioning:
+            s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": versioning["Status"]})
         notifications = template.resolve(spec.get("Properties", {}).get("NotificationConfiguration", {}))
         if notifications:
             s3.put_bucket_notification_configuration(

@@ -435,7 +435,7 @@ def _ocr_upload(api: TestClient, headers: dict[str, str], words: list[str]) -> s
 def _settled_done(api: TestClient, headers: dict[str, str], aws: str, item_id: str, label: str) -> None:
     done = ocr.item(api, headers, item_id)
     assert done["status"] == "done" and done["label"] == label, done
-    assert [key.split("/")[0] for key in ocr.stored(aws)] == ["images"]  # the kept copy; no upload, no leftovers
+    assert [key.split("/")[0] for key in ocr.stored(aws)] == ["uploads"]  # the version labelled; no leftovers
 
 
 def test_a_throttled_worker_write_is_redelivered_and_the_item_ends_done(

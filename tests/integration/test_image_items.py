@@ -21,38 +21,64 @@ from assisti_common.settings import get_settings
 def test_deleting_an_item_while_the_worker_finishes_it_leaves_no_image(aws, monkeypatch):
     owner = Principal(str(uuid.uuid4()), "a-session")
     created = items.create(owner, Kind.OCR, "Receipt", "image/png").item
-    upload = items.image_key(created)
-    etag = storage.s3().put_object(Bucket=get_settings().uploads_bucket, Key=str(upload), Body=b"the upload")["ETag"]
+    upload = str(items.image_key(created))
+    bucket = get_settings().uploads_bucket
+    storage.s3().put_object(Bucket=bucket, Key=upload, Body=b"the first upload")
     claimed = image_items.claim_by_key(owner.user_id, Kind.OCR, created.item_id, "the-worker")
     assert claimed is not None
-    delete_item, kept = image_items.delete_item, upload.kept("the-worker")
-    # The worker keeps its copy while the model runs.
-    storage.copy_object((get_settings().uploads_bucket, str(upload)), etag, kept)
+    delete_item = image_items.delete_item
     passes: list[ImageItemModel] = []
 
     def worker_finishes_first(item: ImageItemModel) -> bool:
-        """The DELETE has read the item (processing, no image) and deleted its objects; before it deletes
-        the item, the worker writes the label, naming its copy."""
+        """The DELETE has read the item (processing, no image) and deleted every version of its key;
+        before it deletes the item, the POST is used again and the worker labels that new version."""
         passes.append(item)
         if len(passes) == 1:
-            assert image_items.write(
-                image_items.finishing_done(claimed, "the-worker", "label", None, {}, kept, "image/png")
-            )
+            version = storage.s3().put_object(Bucket=bucket, Key=upload, Body=b"the second")["VersionId"]
+            done = image_items.finishing_done(claimed, "the-worker", "label", None, {}, upload, version, "image/png")
+            assert image_items.write(done)
         return delete_item(item)
 
     monkeypatch.setattr(image_items, "delete_item", worker_finishes_first)
     items.delete(owner, Kind.OCR, created.item_id)
 
-    assert [item.image_key for item in passes] == [None, kept]  # the second pass saw the new image
+    assert [item.image_key for item in passes] == [None, upload]  # the second pass saw the new version
     assert image_items.get_item(owner.user_id, Kind.OCR, created.item_id) is None
-    assert storage_keys() == []
+    assert stored_versions() == []
 
 
-def storage_keys() -> list[str]:
-    listed = boto3.client("s3", endpoint_url=get_settings().aws_endpoint_url).list_objects_v2(
+def test_deleting_an_item_done_before_the_bucket_was_versioned_deletes_its_kept_copy(aws):
+    """Such an item names the copy the worker kept under images/, without a version: its link serves
+    that copy, and deleting the item deletes every version of it (none is left behind a delete marker)."""
+    import httpx
+
+    owner = Principal(str(uuid.uuid4()), "a-session")
+    created = items.create(owner, Kind.OCR, "Receipt", "image/png").item
+    kept = f"images/ocr/{owner.user_id}/{created.item_id}/an-old-claim"
+    storage.s3().put_object(Bucket=get_settings().uploads_bucket, Key=kept, Body=b"kept bytes")
+    created.update(
+        actions=[
+            ImageItemModel.status.set(image_items.DONE),
+            ImageItemModel.image_key.set(kept),
+            ImageItemModel.image_type.set("image/png"),
+        ]
+    )
+    done = image_items.get_item(owner.user_id, Kind.OCR, created.item_id)
+    assert done is not None and done.image_version is None
+    url = items.image_url(done)
+    assert url is not None and httpx.get(url).content == b"kept bytes"
+
+    items.delete(owner, Kind.OCR, created.item_id)
+    assert image_items.get_item(owner.user_id, Kind.OCR, created.item_id) is None
+    assert stored_versions() == []
+
+
+def stored_versions() -> list[str]:
+    """Every version and delete marker in the uploads bucket, by key."""
+    listed = boto3.client("s3", endpoint_url=get_settings().aws_endpoint_url).list_object_versions(
         Bucket=get_settings().uploads_bucket
     )
-    return [entry["Key"] for entry in listed.get("Contents", [])]
+    return [entry["Key"] for entry in [*listed.get("Versions", []), *listed.get("DeleteMarkers", [])]]
 
 
 def _processing_since(owner_id: str, item_id: str, seconds_ago: float, claim_id: str = "a-lost-delivery") -> None:

@@ -1,7 +1,7 @@
 """Local AWS keeps DynamoDB's promise that each request is atomic, however many arrive at once (the
-quota and counter tests rest on it), S3's that a copy conditioned on the source's ETag is made only
-of that object (the image workers rest on it), and S3's that every upload is stored whole and
-announced, however many arrive at once. A benchmark can give a service AWS's round-trip time."""
+quota and counter tests rest on it), and S3's that every upload is stored whole and announced with
+its version, however many arrive at once (the image workers rest on it). A benchmark can give a
+service AWS's round-trip time."""
 
 from __future__ import annotations
 
@@ -17,8 +17,6 @@ from urllib.parse import unquote_plus
 
 import boto3
 import httpx
-import pytest
-from botocore.exceptions import ClientError
 
 from assisti_common.db import usage
 from assisti_common.db.base import transact
@@ -58,24 +56,6 @@ def test_transactions_cancelled_in_parallel_undo_none_of_the_writes_made_meanwhi
     assert made == THREADS // 2 * EACH
     assert usage.get_usage("counter", day).messages == made
     assert usage.get_usage("at-limit", day).messages == 1
-
-
-def test_a_copy_is_refused_once_its_source_is_no_longer_the_object_named_by_its_etag(aws):
-    from assisti_common.image_jobs import storage
-    from assisti_common.settings import get_settings
-
-    s3, bucket = storage.s3(), get_settings().uploads_bucket
-    first = s3.put_object(Bucket=bucket, Key="uploads/source", Body=b"first", ContentType="image/png")["ETag"]
-    storage.copy_object((bucket, "uploads/source"), first, "images/copy")
-    s3.put_object(Bucket=bucket, Key="uploads/source", Body=b"second")
-
-    with pytest.raises(ClientError) as refused:
-        storage.copy_object((bucket, "uploads/source"), first, "images/copy")
-
-    assert refused.value.response["Error"]["Code"] == "PreconditionFailed"
-    assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 412
-    copy = s3.get_object(Bucket=bucket, Key="images/copy")
-    assert copy["Body"].read() == b"first" and copy["ContentType"] == "image/png"  # the source's type
 
 
 def test_a_latency_set_for_a_service_delays_its_requests_and_no_other_services(aws):
@@ -124,8 +104,10 @@ UPLOADS = 12
 
 def test_uploads_through_one_post_at_once_are_each_stored_and_announced(aws):
     """Two taps at once, or a retry racing the first try: S3 takes every upload through one presigned
-    POST, and announces each in its own event. moto 5.2 frees the object of one when another replaces
-    it, while it still reads that object's ETag for its event, and answers 500 without announcing it."""
+    POST, keeps each as a version of the key (the bucket is versioned), and announces each in its own
+    event, which names that version. moto 5.2 names none; and unversioned, it frees the object of one
+    upload when another replaces it, while it still reads that object's ETag for its event, and answers
+    500 without announcing it."""
     from assisti_common.image_jobs import storage
     from tests.conftest import TEMPLATE
 
@@ -146,31 +128,32 @@ def test_uploads_through_one_post_at_once_are_each_stored_and_announced(aws):
     worker = next(function for function in TEMPLATE.functions() if function.logical_id == "VisionWorkerFunction")
     sqs = boto3.client("sqs", region_name="us-east-1", endpoint_url=aws)
     queue_url = sqs.get_queue_url(QueueName=worker.queues[0].queue_name)["QueueUrl"]
-    announced: list[str] = []
+    announced: dict[str, str] = {}  # version: ETag
     deadline = time.monotonic() + 10
     while len(announced) < UPLOADS and time.monotonic() < deadline:
         messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
         for message in messages:
             records = json.loads(message["Body"]).get("Records", [])  # S3's test event has none
-            announced += [record["s3"]["object"]["eTag"] for record in records if _key_of(record) == str(key)]
-    assert sorted(announced) == sorted(hashlib.md5(body, usedforsecurity=False).hexdigest() for body in bodies)
-    stored = storage.s3().get_object(Bucket=get_settings().uploads_bucket, Key=str(key))
-    assert stored["ETag"].strip('"') in announced  # the last upload is the object
+            objects = [record["s3"]["object"] for record in records if _key_of(record) == str(key)]
+            announced |= {announced_object["versionId"]: announced_object["eTag"] for announced_object in objects}
+    assert sorted(announced.values()) == sorted(hashlib.md5(body, usedforsecurity=False).hexdigest() for body in bodies)
+    versions = storage.s3().list_object_versions(Bucket=get_settings().uploads_bucket, Prefix=str(key))["Versions"]
+    assert {version["VersionId"]: version["ETag"].strip('"') for version in versions} == announced
 
 
 READS = 60
 
 
 def test_a_read_racing_a_replacement_gets_the_old_object_or_the_new_one(aws):
-    """A GetObject while the object is replaced (a re-upload while the worker reads, a link opened while
-    the item is deleted) gets one whole object, as from S3: moto 5.2 frees the replaced object's bytes
-    while the read still uses them, and answers 500."""
+    """A GetObject while the object is replaced gets one whole object, as from S3: in a bucket that is not
+    versioned (the uploads bucket is), moto 5.2 frees the replaced object's bytes while the read still
+    uses them, and answers 500."""
     from botocore.config import Config
 
     s3 = boto3.client(
         "s3", region_name="us-east-1", endpoint_url=aws, config=Config(retries={"max_attempts": 1})
     )  # no retry: a 500 is seen
-    bucket, key = get_settings().uploads_bucket, "images/replaced"
+    bucket, key = _unversioned_bucket(), "replaced"
     bodies = [bytes([index]) * 2_000_000 for index in range(4)]
     s3.put_object(Bucket=bucket, Key=key, Body=bodies[0])
     stop = threading.Event()
@@ -194,6 +177,12 @@ def test_a_read_racing_a_replacement_gets_the_old_object_or_the_new_one(aws):
     assert len(seen) == 4 * READS and all(body in bodies for body in seen)
 
 
+def _unversioned_bucket() -> str:
+    name = f"unversioned-{uuid.uuid4()}"
+    boto3.client("s3", region_name="us-east-1", endpoint_url=get_settings().aws_endpoint_url).create_bucket(Bucket=name)
+    return name
+
+
 def _key_of(record: dict[str, Any]) -> str:
     key: str = record["s3"]["object"]["key"]
     return unquote_plus(key)  # S3 URL-encodes the key in its events
@@ -210,7 +199,7 @@ def test_a_replaced_object_is_freed_once_nothing_reads_it(aws):
     from assisti_common.image_jobs import storage
 
     s3 = storage.s3()
-    bucket, key = get_settings().uploads_bucket, "images/replaced-often"
+    bucket, key = _unversioned_bucket(), "replaced-often"
     partition, account = s3_backends.bucket_accounts[bucket]
     backend = s3_backends[account][partition]
     replaced = []

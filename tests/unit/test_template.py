@@ -279,6 +279,30 @@ def test_workers_can_list_their_prefixes_so_a_missing_object_is_a_404():
         assert sorted(prefixes) == sorted(readable), name
 
 
+def _actions(statement: dict[str, Any]) -> list[str]:
+    actions = statement["Action"]
+    return actions if isinstance(actions, list) else [actions]
+
+
+def test_uploads_are_versioned_and_nothing_expires_or_hides_a_done_items_image():
+    """A done item names the version of its upload the label was read from (image_jobs/storage.py). A
+    lifecycle rule that expired uploads, current or not, would take that image; a delete without a
+    version would only hide the key behind a delete marker and keep every version. So: versioned, no
+    expiring rule, and every function deletes by version only."""
+    bucket = TEMPLATE.resources["UploadsBucket"]["Properties"]
+    assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}
+    for rule in bucket["LifecycleConfiguration"]["Rules"]:
+        expiring = {"ExpirationInDays", "ExpirationDate", "NoncurrentVersionExpiration", "Transitions"}
+        assert not expiring & set(rule), rule["Id"]
+    for name, spec in FUNCTIONS.items():
+        documents = TEMPLATE.resolve(spec["Properties"].get("Policies", []))
+        statements = [
+            statement for document in documents if isinstance(document, dict) for statement in document["Statement"]
+        ]
+        actions = [action for statement in statements for action in _actions(statement)]
+        assert "s3:DeleteObject" not in actions and "s3:*" not in actions, name
+
+
 # ---- The worker images -----------------------------------------------------------------------------------
 
 

@@ -66,9 +66,13 @@ def rename(item: ImageItemModel, title: str) -> bool:
 
 
 def delete_item(item: ImageItemModel) -> bool:
-    """Deletes the item if it still names the kept image it named when read: False if a worker has
-    finished it since (naming a new image, to delete first), or it is gone."""
-    kept = ImageItemModel.image_key == item.image_key if item.image_key else ImageItemModel.image_key.does_not_exist()
+    """Deletes the item if it still names the image it named when read: False if a worker has finished it
+    since (naming a version uploaded since, to delete first), or it is gone."""
+    kept = (
+        ImageItemModel.image_version == item.image_version
+        if item.image_version
+        else ImageItemModel.image_version.does_not_exist()
+    )
     try:
         ImageItemModel(item.partition, item.item_id).delete(condition=ImageItemModel.item_id.exists() & kept)
     except DeleteError as exc:
@@ -126,13 +130,13 @@ def claim_together(claims: Sequence[Claim]) -> list[ImageItemModel | None] | Non
 @dataclass(frozen=True)
 class Write:
     """One conditional update of an item, ready to make alone (`write`) or in a transaction with
-    others (`write_together`). `status` and `image_key`: what the item holds once it is made."""
+    others (`write_together`). `status` and `image_version`: what the item holds once it is made."""
 
     item: ImageItemModel
     actions: list[Any]
     condition: Any
     status: str
-    image_key: str | None = None
+    image_version: str | None = None
 
 
 def _claiming(item: ImageItemModel, claim_id: str) -> Write:
@@ -151,15 +155,18 @@ def finishing_done(
     confidence: float | None,
     result: dict[str, Any],
     image_key: str,
+    image_version: str,
     image_type: str,
 ) -> Write:
-    """processing -> done, with the key of the image the label was read from and the type found in its
-    bytes, only for the delivery that holds the claim."""
+    """processing -> done, with the version of the upload the label was read from and the type found in
+    its bytes, only for the delivery that holds the claim (once: a duplicate delivery of the same
+    message, holding the same claim, finds it done)."""
     return _write(
         item,
         [
             ImageItemModel.status.set(DONE),
             ImageItemModel.image_key.set(image_key),
+            ImageItemModel.image_version.set(image_version),
             ImageItemModel.image_type.set(image_type),
             ImageItemModel.label.set(label),
             ImageItemModel.confidence.set(confidence) if confidence is not None else ImageItemModel.confidence.remove(),
@@ -169,7 +176,7 @@ def finishing_done(
         ],
         (ImageItemModel.status == PROCESSING) & (ImageItemModel.claim == claim_id),
         DONE,
-        image_key,
+        image_version,
     )
 
 
@@ -250,10 +257,10 @@ def _transaction(changes: Sequence[Write], indexes: list[int]) -> set[int] | Non
 
 
 def _write(
-    item: ImageItemModel, actions: list[Any], condition: Any, status: str, image_key: str | None = None
+    item: ImageItemModel, actions: list[Any], condition: Any, status: str, image_version: str | None = None
 ) -> Write:
     actions = [*actions, ImageItemModel.updated_at.set(datetime.now(UTC))]
-    return Write(item, actions, condition & ImageItemModel.item_id.exists(), status, image_key)
+    return Write(item, actions, condition & ImageItemModel.item_id.exists(), status, image_version)
 
 
 def all_items(owner_id: str, kind: str) -> Iterator[ImageItemModel]:

@@ -235,9 +235,12 @@ class ImageItemModel(Model):
     error_code = UnicodeAttribute(null=True)
     error_message = UnicodeAttribute(null=True)
     claim = UnicodeAttribute(null=True)  # which delivery is processing it: only that one may finish it
-    image_key = UnicodeAttribute(null=True)  # the S3 key of the checked image kept for a done item
-    # The type found in that image's bytes, which its link serves: the kept object has the type the
-    # upload declared (None for items done before it was recorded, whose kept object has this type).
+    image_key = UnicodeAttribute(null=True)  # the S3 key of the image a done item's label was read from
+    # The version of it the label was read from: the upload's, which S3 never changes (None for an item
+    # done before the bucket was versioned, whose key names a copy the worker kept under images/).
+    image_version = UnicodeAttribute(null=True)
+    # The type found in that image's bytes, which its link serves: the object has the type the upload
+    # declared (None for items done before it was recorded, whose kept copy has the type found).
     image_type = UnicodeAttribute(null=True)
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()

@@ -26,8 +26,7 @@ def fail_dead_letter(record: SQSRecord) -> None:
         settled = item is not None and image_items.finish_failed(item, *GAVE_UP)
         if settled:
             logger.warning("dead-lettered image job failed", extra={"item_id": upload.key.item_id})
-        # SQS keeps the message id on redrive: it is the claim whose kept copy may be left over.
-        items.release(upload.key, record.message_id, item if settled else None)
+        items.release(upload, item if settled else None)
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -9,7 +9,7 @@ from urllib.parse import unquote_plus
 from aws_lambda_powertools.utilities.data_classes import S3Event
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from assisti_common.image_jobs.storage import ImageKey
+from assisti_common.image_jobs.storage import NULL_VERSION, ImageKey, StoredObject
 from assisti_common.observability import logger
 
 
@@ -18,7 +18,13 @@ class Upload:
     bucket: str
     key: ImageKey
     size: int
-    etag: str | None = None  # the object's, as the event announced it (S3 names it in every ObjectCreated)
+    # The version the event announced: S3 names one in every event of a versioned bucket (none for an
+    # object written before the bucket was versioned, whose version is "null").
+    version_id: str = NULL_VERSION
+
+    @property
+    def stored(self) -> StoredObject:
+        return StoredObject(str(self.key), self.version_id)
 
 
 def uploads_in(record: SQSRecord) -> list[Upload]:
@@ -34,5 +40,7 @@ def uploads_in(record: SQSRecord) -> list[Upload]:
             logger.warning("ignoring an object outside the upload layout", extra={"s3_key": raw_key})
             continue
         s3_object = s3_record.s3.get_object
-        found.append(Upload(s3_record.s3.bucket.name, key, int(s3_object.size or 0), s3_object.etag or None))
+        found.append(
+            Upload(s3_record.s3.bucket.name, key, int(s3_object.size or 0), s3_object.version_id or NULL_VERSION)
+        )
     return found

@@ -11,6 +11,7 @@ from assisti_common.db import image_items
 from assisti_common.db.models import ImageItemModel
 from assisti_common.errors import NotFound
 from assisti_common.image_jobs import storage
+from assisti_common.image_jobs.events import Upload
 from assisti_common.image_jobs.kinds import Kind
 from assisti_common.image_jobs.settings import MAX_WAIT_SECONDS, get_image_settings
 from assisti_common.pagination import Page, paginate
@@ -73,9 +74,12 @@ def get(principal: Principal, kind: Kind, item_id: str, wait_seconds: float = 0)
 
 
 def image_url(item: ImageItemModel) -> str | None:
-    """A short-lived link to the image the label was read from, once the item is done (the worker keeps
-    a copy of the checked upload; the upload itself is gone by then)."""
-    return storage.presigned_download(item.image_key, item.image_type) if item.image_key else None
+    """A short-lived link to the image the label was read from, once the item is done: the version of
+    the upload the worker checked (or, for an item done before the bucket was versioned, the copy it
+    kept), whatever the presigned POST uploaded after it."""
+    if not item.image_key:
+        return None
+    return storage.presigned_download(item.image_key, item.image_version, item.image_type)
 
 
 def list_items(principal: Principal, kind: Kind, limit: int, cursor: str | None) -> Page[ImageItemModel]:
@@ -109,41 +113,50 @@ def purge_user_items(owner_id: str) -> None:
             _delete(item)
 
 
-def release(key: storage.ImageKey, claim_id: str, settled: ImageItemModel | None = None) -> None:
-    """A delivery (`claim_id`) is through with an upload: deletes what no one waits for, given the item
-    as it now stands (`settled`: as this delivery's own write left it; otherwise read)."""
-    status, kept = (settled.status, settled.image_key) if settled is not None else where_it_stands(key)
-    delete_objects(leftovers(key, claim_id, status, kept))
+def release(upload: Upload, settled: ImageItemModel | None = None) -> None:
+    """A delivery is through with its upload (the version its S3 event announced): deletes it unless the
+    item names it or still waits for it, given the item as it now stands (`settled`: as this delivery's
+    own write left it; otherwise read)."""
+    status, version = (settled.status, settled.image_version) if settled is not None else where_it_stands(upload.key)
+    delete_objects(leftovers(upload.stored, status, version))
 
 
 def where_it_stands(key: storage.ImageKey) -> tuple[str | None, str | None]:
-    """The status of the upload's item and the kept image it names, read (None, None: it is gone)."""
+    """The status of the upload's item and the version of the upload it names, read (None, None: the
+    item is gone)."""
     item = image_items.get_item(key.owner_id, key.kind, key.item_id)
-    return (item.status, item.image_key) if item is not None else (None, None)
+    return (item.status, item.image_version) if item is not None else (None, None)
 
 
-def leftovers(key: storage.ImageKey, claim_id: str, status: str | None, image_key: str | None) -> list[str]:
-    """What a delivery through with an upload leaves for deleting, given the item's `status` and the
-    kept image it names (None, None: the item is gone). The claim's kept copy goes unless the item
-    names it; the upload goes unless the item is still `processing`: another delivery took it over,
-    is reading the upload, and releases it when it settles."""
-    keys = [] if image_key == key.kept(claim_id) else [key.kept(claim_id)]
-    return keys if status == image_items.PROCESSING else [*keys, str(key)]
+def leftovers(
+    upload: storage.StoredObject, status: str | None, image_version: str | None
+) -> list[storage.StoredObject]:
+    """What a delivery through with its upload (the version its event announced) deletes, given the
+    item's `status` and the version it names (None, None: the item is gone): the upload, unless the item
+    names it, or is still `processing`, which another delivery may be reading it for (this delivery
+    then tries again later: `worker.ClaimTakenOver`)."""
+    if status == image_items.PROCESSING or upload.version_id == image_version:
+        return []
+    return [upload]
 
 
 def _delete(item: ImageItemModel | None) -> None:
-    """The objects first, then the item: a failure part-way leaves the item to delete again. A worker
-    may finish the item meanwhile, naming a newly kept image; the item then stays, and the next pass
-    deletes that image too (an item is finished once, so there are at most two passes)."""
+    """The objects first (every version of the item's key), then the item: a failure part-way leaves the
+    item to delete again. A worker may finish the item meanwhile, naming a version uploaded after the
+    listing; the item then stays, and the next pass deletes that version too (an item is finished once,
+    so there are at most two passes)."""
     while item is not None:
-        delete_objects([str(image_key(item)), *([item.image_key] if item.image_key else [])])
+        keys = dict.fromkeys([str(image_key(item)), *([item.image_key] if item.image_key else [])])
+        delete_objects([version for key in keys for version in storage.every_version(key)])
         if image_items.delete_item(item):
             return
         item = image_items.get_item(item.owner_id, item.kind, item.item_id)
 
 
-def delete_objects(keys: list[str]) -> None:
-    """Deletes `keys` (one request), or raises if S3 kept any: the caller's step is then repeated."""
-    failed = storage.delete_objects(keys)
+def delete_objects(objects: list[storage.StoredObject]) -> None:
+    """Deletes `objects` (one request), or raises if S3 kept any: the caller's step is then repeated."""
+    if not objects:
+        return
+    failed = storage.delete_objects(objects)
     if failed:
-        raise RuntimeError(f"S3 did not delete {len(failed)} of {len(keys)} object(s)")
+        raise RuntimeError(f"S3 did not delete {len(failed)} of {len(objects)} object(s)")

@@ -1,11 +1,12 @@
 """S3 for image jobs: the key layout, the upload policy (presigned POST), presigned downloads, reads,
-conditional copies, deletes.
+deletes.
 
-Two prefixes: `uploads/` holds what clients POST, each object only while its item waits for it (the
-worker deletes it once the item is settled, gone or finished); `images/` holds the copy of a checked
-image the worker keeps for a done item, where no presigned POST can write. S3 makes that copy from the
-upload only while the upload is the object the worker read (its ETag): the bytes kept are the bytes
-checked."""
+The bucket is versioned. What a client POSTs to an item's key is a new version of it, which S3 never
+changes afterwards: a done item names the version its label was read from, and its link serves that
+version, whatever the presigned POST uploads after it. Every other version of the key is deleted by
+the delivery of its own S3 event (the event names it) once the item no longer waits for it, or with
+the item. Nothing here deletes without a version: that would only hide the key behind a delete marker.
+(`images/` holds the checked copies the worker kept for items done before the bucket was versioned.)"""
 
 from __future__ import annotations
 
@@ -46,11 +47,17 @@ class ImageKey:
         found = _KEY.match(key)
         return cls(found["kind"], found["owner"], found["item"]) if found else None
 
-    def kept(self, claim_id: str) -> str:
-        """Where a claim (an SQS message: all its tries) keeps the checked image of this upload's item:
-        a retry overwrites its own copy, and whoever is last to handle the message can delete it by name
-        without touching another claim's."""
-        return f"images/{self.kind}/{self.owner_id}/{self.item_id}/{claim_id}"
+
+# The version S3 gives an object written before the bucket was versioned (and its events name none).
+NULL_VERSION = "null"
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """One version of one key."""
+
+    key: str
+    version_id: str
 
 
 @dataclass(frozen=True)
@@ -61,7 +68,7 @@ class PresignedUpload:
     max_bytes: int
 
 
-# Connections kept per client: an image worker reads ahead and copies every upload of a batch at once
+# Connections kept per client: an image worker reads every upload of a batch at once, besides its deletes
 # (botocore keeps 10 by default and opens, then drops, any more).
 S3_CONNECTIONS = 32
 
@@ -89,9 +96,12 @@ def presigned_upload(key: ImageKey, content_type: str) -> PresignedUpload:
     return PresignedUpload(post["url"], dict(post["fields"]), expires_at, settings.upload_max_bytes)
 
 
-def presigned_download(key: str, content_type: str | None = None) -> str:
-    """A short-lived link to `key`, served as `content_type` when given (S3's response-content-type)."""
+def presigned_download(key: str, version_id: str | None = None, content_type: str | None = None) -> str:
+    """A short-lived link to `key` (its `version_id` when given, whatever is uploaded after it), served as
+    `content_type` when given (S3's response-content-type)."""
     params = {"Bucket": get_settings().uploads_bucket, "Key": key}
+    if version_id:
+        params["VersionId"] = version_id
     if content_type:
         params["ResponseContentType"] = content_type
     url: str = s3().generate_presigned_url(
@@ -103,49 +113,44 @@ def presigned_download(key: str, content_type: str | None = None) -> str:
 @dataclass(frozen=True)
 class ReadObject:
     data: bytes
-    etag: str  # of the whole object: what a copy of exactly these bytes names (`copy_object`)
+    version_id: str  # the version these bytes are: what a link to exactly them names
 
 
 def read_object(bucket: str, key: str, max_bytes: int) -> ReadObject:
-    """Reads at most max_bytes + 1 bytes, so an oversized object is seen without loading it all."""
+    """Reads the key's current version, at most max_bytes + 1 bytes of it, so an oversized object is seen
+    without loading it all."""
     answer = s3().get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{max_bytes}")
-    return ReadObject(answer["Body"].read(), answer["ETag"])
-
-
-def copy_object(source: tuple[str, str], source_etag: str, key: str) -> None:
-    """Copies `source` (bucket, key) to `key` inside S3 (no bytes through the function), only while the
-    source is still the object with `source_etag`: otherwise S3 refuses it with 412 PreconditionFailed.
-    The copy keeps the source's type (the one the upload declared: `presigned_download` serves the one
-    found in the bytes) and none of its tags (so no tag permissions are needed)."""
-    source_bucket, source_key = source
-    s3().copy_object(
-        Bucket=get_settings().uploads_bucket,
-        Key=key,
-        CopySource={"Bucket": source_bucket, "Key": source_key},
-        CopySourceIfMatch=same_etag(source_etag),
-        TaggingDirective="REPLACE",
-    )
-
-
-def same_etag(etag: str) -> str:
-    """An ETag as S3's answers and HTTP preconditions give it (RFC 9110's quoted entity tag), from
-    either that or the bare form S3's events give."""
-    bare = etag.strip('"')
-    return f'"{bare}"'
+    return ReadObject(answer["Body"].read(), answer.get("VersionId") or NULL_VERSION)
 
 
 DELETE_OBJECTS_KEYS = 1000  # S3's limit on the keys of one DeleteObjects request
 
 
-def delete_objects(keys: list[str]) -> set[str]:
-    """Deletes `keys` with one request per thousand (a missing key counts as deleted, as S3 has it):
-    returns the keys S3 could not delete."""
-    unique = list(dict.fromkeys(keys))
-    failed: set[str] = set()
+def delete_objects(objects: list[StoredObject]) -> set[StoredObject]:
+    """Deletes each version for good, with one request per thousand (a missing one counts as deleted, as
+    S3 has it): returns those S3 could not delete."""
+    unique = list(dict.fromkeys(objects))
+    failed: set[StoredObject] = set()
     for start in range(0, len(unique), DELETE_OBJECTS_KEYS):
         chunk = unique[start : start + DELETE_OBJECTS_KEYS]
         answer = s3().delete_objects(
-            Bucket=get_settings().uploads_bucket, Delete={"Objects": [{"Key": key} for key in chunk], "Quiet": True}
+            Bucket=get_settings().uploads_bucket,
+            Delete={"Objects": [{"Key": obj.key, "VersionId": obj.version_id} for obj in chunk], "Quiet": True},
         )
-        failed.update(error["Key"] for error in answer.get("Errors", []) if "Key" in error)
+        failed.update(
+            StoredObject(error["Key"], error.get("VersionId") or NULL_VERSION)
+            for error in answer.get("Errors", [])
+            if "Key" in error
+        )
     return failed
+
+
+def every_version(key: str) -> list[StoredObject]:
+    """Every version of `key` (and delete marker, if anything left one), listed."""
+    pages = s3().get_paginator("list_object_versions").paginate(Bucket=get_settings().uploads_bucket, Prefix=key)
+    return [
+        StoredObject(entry["Key"], entry.get("VersionId") or NULL_VERSION)
+        for page in pages
+        for entry in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]
+        if entry["Key"] == key
+    ]

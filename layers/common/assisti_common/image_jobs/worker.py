@@ -1,35 +1,31 @@
 """The image-job worker, shared by every kind (OCR, animals, road signs).
 
 S3 ObjectCreated -> SQS -> this handler (Powertools BatchProcessor, partial batch failure). For each
-uploaded object: claim the item (a conditional write), read and check the image again, run the kind's
-model, keep a copy of the checked bytes, and write the result naming that copy with a write only the
-claim holder can make. S3 copies only the object the worker read (its ETag), so the bytes kept are
-the bytes checked; the copy is asked for as soon as the item is claimed, of the object the S3 event
-announced, while the upload is read: it does not wait for the read's round trip (when the read finds
-a newer object, that one is copied again). A permanent problem fails the item at once; anything else
-is retried by SQS, and the last try fails the item before the message goes to the dead-letter queue,
-whose handler (`dead_letters`) fails whatever is left, so no item stays `processing` forever.
+uploaded object: claim the item (a conditional write), read and check the upload's current version
+again, run the kind's model, and write the result naming that version with a write only the claim
+holder can make, once. The bucket is versioned, so the version read is the version the item's link
+serves, whatever the presigned POST uploads after it: no copy is made. A permanent problem fails the
+item at once; anything else is retried by SQS, and the last try fails the item before the message goes
+to the dead-letter queue, whose handler (`dead_letters`) fails whatever is left, so no item stays
+`processing` forever.
 
-An uploaded object lives only while its item waits for it (`items.release`). A presigned POST can be
-used again until it expires, after the item is done or deleted (or the account is): an upload whose
-item is gone or finished is deleted unread, and the delivery that settles an item deletes its upload.
-A delivery that lost its claim to another (a duplicate, or a second upload, took the item over) leaves
-the upload to that delivery, which is reading it, and goes back to the queue while the item is
-unfinished (but not on its last try): that delivery may write nothing (its copy refused, the upload
-replaced after its read).
+Each delivery deletes the version its event announced once the item no longer waits for it, unless the
+item names it (`items.release`). A presigned POST can be used again until it expires, after the item is
+done or deleted (or the account is): an upload whose item is gone or finished is deleted unread. A
+delivery that lost its claim to another (a duplicate, or a second upload, took the item over) goes back
+to the queue while the item is unfinished (but not on its last try): only once the item is settled
+does it know whether the item names its version.
 
 A batch makes as few requests as it can, because each costs the worker CPU (botocore and PynamoDB
 building, signing and parsing it: about as much as a road-sign model's whole inference): the
 batch's claims are one DynamoDB transaction, its results another, and what it deletes one S3
-DeleteObjects. Only the read of each upload and its kept copy are one request per image (the copy is
-made inside S3: no byte of it goes back through the worker). A write that a transaction cannot make
-(throttled, or in conflict with another writer) is made on its own, so each record still gets its own
-outcome.
+DeleteObjects. Only the read of each upload is one request per image. A write that a transaction cannot
+make (throttled, or in conflict with another writer) is made on its own, so each record still gets its
+own outcome.
 
-The round trips overlap the model instead of queueing behind it: each upload is read and decoded, and
-its copy kept, on a small thread pool, up to `lookahead` uploads ahead of the one the model is working
-on. The model itself runs on the handler's thread, one image at a time, with the threads its session
-was given.
+The round trips overlap the model instead of queueing behind it: each upload is read and decoded on a
+small thread pool, up to `lookahead` uploads ahead of the one the model is working on. The model itself
+runs on the handler's thread, one image at a time, with the threads its session was given.
 """
 
 from __future__ import annotations
@@ -58,7 +54,7 @@ from assisti_common.observability import logger, metrics
 
 A = TypeVar("A")
 R = TypeVar("R")
-IO_THREADS = 4  # at least this many claims, reads, copies and writes in flight at once: round trips, not CPU
+IO_THREADS = 4  # at least this many claims, reads and writes in flight at once: round trips, not CPU
 
 
 @dataclass(frozen=True)
@@ -73,7 +69,7 @@ Processor = Callable[[Image.Image], JobResult]
 
 @dataclass(frozen=True)
 class _Checked:
-    etag: str  # of the upload whose bytes passed the checks: what a done item keeps a copy of
+    version_id: str  # of the upload whose bytes passed the checks: what a done item names
     loaded: LoadedImage
 
 
@@ -87,14 +83,11 @@ class _Job:
     claimed: Future[ImageItemModel | None] | None = None
     image: Future[_Checked] | None = field(default=None, repr=False)
     reading: bool = False  # the read has started (`image` is dropped once the model is done with it)
-    kept: Future[None] | None = None  # the copy of the upload this claim keeps, once asked for
 
 
 @dataclass(frozen=True)
 class _Settling:
-    """What a job's turn decided: the write that settles its item (None: no item waits for the upload).
-    The job's kept copy, under way on the pool, is awaited before anything is deleted, and deleted when
-    the write does not name it."""
+    """What a job's turn decided: the write that settles its item (None: no item waits for the upload)."""
 
     job: _Job
     write: image_items.Write | None
@@ -123,8 +116,8 @@ class ImageJobWorker:
         # invocation is not an error (no alarm for a retry; the messages that use up their tries do
         # alarm, in the dead-letter queue).
         self.batch = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-        # Enough threads for each upload read ahead and its copy to be in flight at once.
-        threads = max(IO_THREADS, 2 * (1 + lookahead))
+        # Enough threads for each upload read ahead to be in flight at once.
+        threads = max(IO_THREADS, 1 + lookahead)
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="image-io")
         self._decoding = threading.Lock()
         # The Lambda entry point, wrapped once per container.
@@ -152,7 +145,6 @@ class ImageJobWorker:
             for index, job in enumerate(jobs):
                 for upcoming in jobs[index : index + 1 + self.lookahead]:
                     self._start_reading(upcoming)
-                    self._start_keeping(upcoming)
                 try:
                     entry = self._process(job)
                 except Exception as exc:
@@ -168,10 +160,7 @@ class ImageJobWorker:
                 for job, failure in outcome.items():
                     failures.setdefault(job.message_id, failure)
         finally:
-            # No copy or settle outlives the invocation (a job that failed before it settled asked for a
-            # copy too): the claim's next try, or the dead-letter handler, deletes what it left.
-            in_flight: list[Future[Any]] = [*settled, *(job.kept for job in jobs if job.kept is not None)]
-            wait(in_flight)
+            wait(settled)  # no settle outlives the invocation
         return failures
 
     def _known(self, job: _Job) -> bool:
@@ -206,17 +195,6 @@ class ImageJobWorker:
             job.reading = True
             job.image = self.pool.submit(self._load, job.upload)
 
-    def _start_keeping(self, job: _Job) -> None:
-        """Asks S3, once the item is claimed, for the claim's copy of the object the event announced (its
-        ETag), while that object is read. Only a claimed item's upload is copied: a retry or a duplicate
-        of a delivery that finished its item copies nothing over the image it kept. A copy the item
-        never names (the image is rejected, or replaced) is deleted when the job settles."""
-        upload = job.upload
-        if job.kept is None and upload.etag and upload.size <= get_image_settings().upload_max_bytes:
-            claimed = job.claimed
-            if claimed is not None and claimed.done() and not claimed.exception() and claimed.result() is not None:
-                job.kept = self.pool.submit(_keep, upload, upload.etag, upload.key.kept(job.message_id))
-
     def _load(self, upload: Upload) -> _Checked:
         settings = get_image_settings()
         if upload.size > settings.upload_max_bytes:
@@ -231,11 +209,10 @@ class ImageJobWorker:
                 max_pixels=settings.max_image_pixels,
                 draft_side=self.draft_side,
             )
-        return _Checked(read.etag, loaded)
+        return _Checked(read.version_id, loaded)
 
     def _process(self, job: _Job) -> _Settling:
-        """Runs the model on one claimed upload while its kept copy is made; returns the write that
-        settles its item, and that copy, under way on the pool."""
+        """Runs the model on one claimed upload; returns the write that settles its item."""
         key, claim_id = job.upload.key, job.message_id
         assert job.claimed is not None and job.image is not None, "claimed and read before its turn"
         kind = Kind(key.kind)
@@ -247,14 +224,6 @@ class ImageJobWorker:
             return _Settling(job, None)
         try:
             checked = job.image.result()
-            # The checked bytes are kept: a copy, not the upload, which the presigned POST could replace
-            # with unchecked bytes. S3 makes it inside S3 (no byte goes back through the worker), only of
-            # the object that was read (its ETag). The copy asked for with the read named the event's
-            # object; when the read found another (replaced since the event), or the event named none,
-            # the object read is copied over it.
-            kept_key = key.kept(claim_id)
-            if job.kept is None or storage.same_etag(checked.etag) != storage.same_etag(job.upload.etag or ""):
-                job.kept = self.pool.submit(_keep_instead, job.kept, job.upload, checked.etag, kept_key)
             started = time.perf_counter()
             outcome = self.processors[kind](checked.loaded.image)
             elapsed_ms = (time.perf_counter() - started) * 1000
@@ -270,10 +239,8 @@ class ImageJobWorker:
             return _Settling(job, failing)
         except Exception:
             if job.last_try:
-                if job.kept is not None:
-                    wait([job.kept])  # landed (or not) before the release deletes it
                 settled = image_items.finish_failed(item, *GAVE_UP, claim_id)
-                items.release(key, claim_id, item if settled else None)
+                items.release(job.upload, item if settled else None)
             logger.exception(
                 "image job failed; SQS will retry", extra={"item_id": key.item_id, "last_try": job.last_try}
             )
@@ -286,36 +253,17 @@ class ImageJobWorker:
             outcome.label,
             outcome.confidence,
             outcome.result.model_dump(),
-            kept_key,
+            str(key),
+            checked.version_id,
             checked.loaded.content_type,
         )
         return _Settling(job, done)
 
     def _settle(self, settling: list[_Settling]) -> dict[_Job, Exception]:
-        """Writes the outcomes once their kept copies have landed, then deletes what nothing waits for
-        any more; returns the failure of each job that must be retried. A label whose upload changed
-        after it was read is not written (what changed it settles the item); one whose upload went is
-        written as a failure."""
+        """Writes the outcomes, then deletes the uploads nothing waits for any more; returns the failure of
+        each job that must be retried."""
         failures: dict[_Job, Exception] = {}
         writes = {entry.job: entry.write for entry in settling}
-        for job, write in writes.items():
-            try:
-                if job.kept is not None:
-                    job.kept.result()
-            except UploadSuperseded as exc:
-                # A failing write names no copy, and is made whatever became of it: this delivery may hold
-                # the item last. A done write would name a copy that is not there: of an upload replaced
-                # after it was read, it is not made (the new object's own event labels it); of one
-                # deleted, the item fails instead, if this delivery still holds it (the item's deletion,
-                # or another delivery's write, makes the condition refuse it).
-                if write is not None and write.image_key is not None:
-                    logger.info(str(exc), extra={"item_id": job.upload.key.item_id})
-                    gone = isinstance(exc, UploadGone)
-                    writes[job] = (
-                        image_items.finishing_failed(write.item, *IMAGE_MISSING, job.message_id) if gone else None
-                    )
-            except Exception as exc:
-                failures[job] = _logged(exc, "keeping the image failed; SQS will retry", job)
         writing = [(job, write) for job, write in writes.items() if write is not None and job not in failures]
         made = self._write_all([write for _, write in writing])
         # Where this delivery's write was made, it knows how the item stands; otherwise it reads it.
@@ -325,7 +273,7 @@ class ImageJobWorker:
             if isinstance(written, Exception):
                 failures[job] = _logged(written, "writing the outcome failed; SQS will retry", job)
             elif written:
-                standing[job] = (write.status, write.image_key)
+                standing[job] = (write.status, write.image_version)
             else:
                 refused.add(job)
         unknown = [entry.job for entry in settling if entry.job not in failures and entry.job not in standing]
@@ -337,25 +285,25 @@ class ImageJobWorker:
                 continue
             standing[job] = read
             if job in refused and read[0] == image_items.PROCESSING and not job.last_try:
-                # Another delivery took the claim over. It may never write: its copy is refused when the
-                # upload was replaced after it read it, and it then leaves the new object to that
-                # object's own delivery, which may be this one. So this one is tried again, later,
-                # rather than trusted to that one: by then the item is done (nothing to do), or this one
-                # takes it over and labels the upload as it is then. A last try is acknowledged as before:
-                # failed, it would reach the dead-letter handler, which fails the item if it is still
-                # processing, even when the holder failed too and its own retry would finish it.
+                # Another delivery took the claim over, and may label this delivery's version (it reads
+                # the upload as it is then) or another. So this one is tried again, later, to delete its
+                # version if the item does not name it: by then the item is settled, or this one takes
+                # it over and labels the upload as it is then. A last try is acknowledged instead (its
+                # version is left while the item lives): failed, it would reach the dead-letter handler,
+                # which fails the item if it is still processing, even when the holder failed too and
+                # its own retry would finish it.
                 logger.info(
                     "another delivery holds this item; SQS will retry", extra={"item_id": job.upload.key.item_id}
                 )
                 failures[job] = ClaimTakenOver("another delivery took this item over before it was written")
-        leftovers: dict[str, list[_Job]] = {}
-        for job, (status, image_key) in standing.items():
-            for leftover in items.leftovers(job.upload.key, job.message_id, status, image_key):
+        leftovers: dict[storage.StoredObject, list[_Job]] = {}
+        for job, (status, image_version) in standing.items():
+            for leftover in items.leftovers(job.upload.stored, status, image_version):
                 leftovers.setdefault(leftover, []).append(job)
         if leftovers:
             try:
                 undeleted = storage.delete_objects(list(leftovers))
-                failure: Exception = RuntimeError("S3 did not delete a leftover object")
+                failure: Exception = RuntimeError("S3 did not delete a leftover upload")
             except Exception as exc:
                 undeleted, failure = set(leftovers), exc
             for job in {job for key in undeleted for job in leftovers[key]}:
@@ -420,17 +368,6 @@ class ClaimTakenOver(Exception):
     item is not finished yet: the message is tried again, not acknowledged."""
 
 
-class UploadSuperseded(Exception):
-    """The upload is no longer the object the worker read, so its outcome is not this delivery's to
-    write: it was replaced (the presigned POST used again: the new object's own S3 event labels it),
-    or deleted (the item was, or another delivery settled it)."""
-
-
-class UploadGone(UploadSuperseded):
-    """The upload was deleted: the item was (or another delivery settled it), or nothing claimed it for
-    a day (the bucket's lifecycle rule)."""
-
-
 IMAGE_MISSING = ("image_missing", "The uploaded image is gone.")
 
 # S3's codes for an object that is not there (404: the same answer without a body, as to a HEAD).
@@ -442,29 +379,8 @@ def _s3_code(exc: ClientError) -> str | None:
     return code
 
 
-def _keep(upload: Upload, etag: str, kept_key: str) -> None:
-    """The claim's copy of the upload, only while it is the object with `etag`."""
-    try:
-        storage.copy_object((upload.bucket, str(upload.key)), etag, kept_key)
-    except ClientError as exc:
-        code = _s3_code(exc)
-        if code == "PreconditionFailed":
-            raise UploadSuperseded("the upload was replaced: its own event labels it") from exc
-        if code in MISSING_OBJECT_CODES:
-            raise UploadGone("the upload was deleted: nothing waits for it") from exc
-        raise
-
-
-def _keep_instead(first: Future[None] | None, upload: Upload, etag: str, kept_key: str) -> None:
-    """The claim's copy of the object with `etag`, made once `first` (a copy of another object to the
-    same key, whatever became of it) is through, so that it cannot land over this one."""
-    if first is not None:
-        wait([first])
-    _keep(upload, etag, kept_key)
-
-
 def _read(upload: Upload, max_bytes: int) -> storage.ReadObject:
-    """The upload's bytes: the object at its key now, which may be newer than the event's."""
+    """The upload's bytes: its key's current version, which may be newer than the event's."""
     try:
         return storage.read_object(upload.bucket, str(upload.key), max_bytes)
     except ClientError as exc:
