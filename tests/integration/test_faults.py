@@ -469,7 +469,7 @@ def test_a_worker_killed_mid_item_is_redelivered_and_the_item_ends_done(
 ) -> None:
     item_id = _ocr_upload(api, ann, ["Killed once"])
     killed = ocr.QueuePump(ocr.WORKER.queues[0], ocr._claim_then_die, aws, retry_delay=0)
-    killed.poll_once(wait_seconds=0)  # claims the item, keeps a copy of the image, dies
+    killed.poll_once(wait_seconds=0)  # claims the item, reads the image, dies
     assert ocr.item(api, ann, item_id)["status"] == "processing"
     ocr.drain(ocr._pump(aws, ocr.WORKER, worker_handler))  # the visibility timeout ends: redelivered
     _settled_done(api, ann, aws, item_id, "Killed once")

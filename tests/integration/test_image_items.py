@@ -47,15 +47,18 @@ def test_deleting_an_item_while_the_worker_finishes_it_leaves_no_image(aws, monk
     assert stored_versions() == []
 
 
-def test_deleting_an_item_done_before_the_bucket_was_versioned_deletes_its_kept_copy(aws):
+def test_deleting_an_item_done_before_the_bucket_was_versioned_deletes_its_kept_copies(aws):
     """Such an item names the copy the worker kept under images/, without a version: its link serves
-    that copy, and deleting the item deletes every version of it (none is left behind a delete marker)."""
+    that copy. Deleting the item deletes every version of it (none is left behind a delete marker), and
+    any copy a failed try of then kept and left."""
     import httpx
 
     owner = Principal(str(uuid.uuid4()), "a-session")
     created = items.create(owner, Kind.OCR, "Receipt", "image/png").item
     kept = f"images/ocr/{owner.user_id}/{created.item_id}/an-old-claim"
+    left = f"images/ocr/{owner.user_id}/{created.item_id}/a-failed-try"
     storage.s3().put_object(Bucket=get_settings().uploads_bucket, Key=kept, Body=b"kept bytes")
+    storage.s3().put_object(Bucket=get_settings().uploads_bucket, Key=left, Body=b"left bytes")
     created.update(
         actions=[
             ImageItemModel.status.set(image_items.DONE),

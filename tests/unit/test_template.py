@@ -301,6 +301,10 @@ def test_uploads_are_versioned_and_nothing_expires_or_hides_a_done_items_image()
         ]
         actions = [action for statement in statements for action in _actions(statement)]
         assert "s3:DeleteObject" not in actions and "s3:*" not in actions, name
+        if name in {"AuthFunction", "OcrApiFunction", "VisionApiFunction"}:  # they delete items
+            assert {"s3:ListBucketVersions", "s3:DeleteObjectVersion"} <= set(actions), name
+        if name in {"OcrApiFunction", "VisionApiFunction"}:  # their links name a version
+            assert "s3:GetObjectVersion" in actions, name
 
 
 # ---- The worker images -----------------------------------------------------------------------------------

@@ -49,8 +49,8 @@ def failed_if_stuck(item: ImageItemModel) -> ImageItemModel | None:
     """The item as it stands (None: deleted meanwhile), failed first if it is still `processing` past
     its deadline since it last changed: by then no message of its can be left in the queue to finish it
     (the template keeps the deadline past the queue's retention and a last try), so the app is told to
-    upload again instead of waiting for ever (a race between a re-used upload POST and two deliveries
-    can leave an item so, on a delivery's last try)."""
+    upload again instead of waiting for ever (no known path leaves an item so: this is a backstop for
+    faults, such as a dead-letter handler that fails too)."""
     if item.status != image_items.PROCESSING:
         return item
     deadline = timedelta(seconds=get_image_settings().processing_deadline_seconds)
@@ -141,13 +141,15 @@ def leftovers(
 
 
 def _delete(item: ImageItemModel | None) -> None:
-    """The objects first (every version of the item's key), then the item: a failure part-way leaves the
-    item to delete again. A worker may finish the item meanwhile, naming a version uploaded after the
-    listing; the item then stays, and the next pass deletes that version too (an item is finished once,
-    so there are at most two passes)."""
+    """The objects first (every version of the item's key, and any copy kept before the bucket was
+    versioned, named or not), then the item: a failure part-way leaves the item to delete again. A
+    worker may finish the item meanwhile, naming a version uploaded after the listing; the item then
+    stays, and the next pass deletes that version too (an item is finished once, so there are at most
+    two passes)."""
     while item is not None:
-        keys = dict.fromkeys([str(image_key(item)), *([item.image_key] if item.image_key else [])])
-        delete_objects([version for key in keys for version in storage.every_version(key)])
+        key = image_key(item)
+        prefixes = [str(key), key.kept_before_versioning()]
+        delete_objects([version for prefix in prefixes for version in storage.every_version(prefix)])
         if image_items.delete_item(item):
             return
         item = image_items.get_item(item.owner_id, item.kind, item.item_id)

@@ -47,6 +47,12 @@ class ImageKey:
         found = _KEY.match(key)
         return cls(found["kind"], found["owner"], found["item"]) if found else None
 
+    def kept_before_versioning(self) -> str:
+        """The prefix of the copies the worker kept of this item's checked uploads (one per claim) before
+        the bucket was versioned: a done item of then names one, and a try that failed may have left
+        another."""
+        return f"images/{self.kind}/{self.owner_id}/{self.item_id}/"
+
 
 # The version S3 gives an object written before the bucket was versioned (and its events name none).
 NULL_VERSION = "null"
@@ -145,12 +151,12 @@ def delete_objects(objects: list[StoredObject]) -> set[StoredObject]:
     return failed
 
 
-def every_version(key: str) -> list[StoredObject]:
-    """Every version of `key` (and delete marker, if anything left one), listed."""
-    pages = s3().get_paginator("list_object_versions").paginate(Bucket=get_settings().uploads_bucket, Prefix=key)
+def every_version(prefix: str) -> list[StoredObject]:
+    """Every version of every key that starts with `prefix` (and every delete marker, if anything left
+    one), listed. An upload's key is a prefix of no other key (its ids have a fixed length)."""
+    pages = s3().get_paginator("list_object_versions").paginate(Bucket=get_settings().uploads_bucket, Prefix=prefix)
     return [
         StoredObject(entry["Key"], entry.get("VersionId") or NULL_VERSION)
         for page in pages
         for entry in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]
-        if entry["Key"] == key
     ]

@@ -116,8 +116,9 @@ class ImageJobWorker:
         # invocation is not an error (no alarm for a retry; the messages that use up their tries do
         # alarm, in the dead-letter queue).
         self.batch = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-        # Enough threads for each upload read ahead to be in flight at once.
-        threads = max(IO_THREADS, 1 + lookahead)
+        # Enough threads for each upload read ahead to be in flight at once, and as many claims besides
+        # (made one by one when a transaction cannot make them).
+        threads = max(IO_THREADS, 2 * (1 + lookahead))
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="image-io")
         self._decoding = threading.Lock()
         # The Lambda entry point, wrapped once per container.
@@ -263,8 +264,7 @@ class ImageJobWorker:
         """Writes the outcomes, then deletes the uploads nothing waits for any more; returns the failure of
         each job that must be retried."""
         failures: dict[_Job, Exception] = {}
-        writes = {entry.job: entry.write for entry in settling}
-        writing = [(job, write) for job, write in writes.items() if write is not None and job not in failures]
+        writing = [(entry.job, entry.write) for entry in settling if entry.write is not None]
         made = self._write_all([write for _, write in writing])
         # Where this delivery's write was made, it knows how the item stands; otherwise it reads it.
         standing: dict[_Job, tuple[str | None, str | None]] = {}
