@@ -355,17 +355,24 @@ def test_an_upload_cannot_land_on_another_users_key(api, ann, bo):
 
 
 def test_deleting_the_account_removes_items_and_uploads(api, ann, pump, aws):
-    import boto3
-
+    """Every version of every item's key goes, and any copy kept under images/ before the bucket was
+    versioned: nothing is left, not even behind a delete marker."""
+    from assisti_common.image_jobs import storage
     from assisti_common.settings import get_settings
 
-    created = create(api, ann)
-    upload(created, encode(text_image(["Mine"])))
+    done, waiting = create(api, ann), create(api, ann)
+    upload(done, encode(text_image(["Mine"])))
     drain(pump)
+    assert item(api, ann, done["item"]["id"])["status"] == "done"
+    upload(waiting, encode(text_image(["Not yet read"])))  # its event stays in the queue
+    owner = api.get("/me", headers=ann).json()["id"]
+    old_copy = f"images/ocr/{owner}/{done['item']['id']}/a-claim-of-before"
+    storage.s3().put_object(Bucket=get_settings().uploads_bucket, Key=old_copy, Body=b"kept bytes")
+    assert len(stored(aws)) == 3
+
     assert api.delete("/me", headers=ann).status_code == 204
     assert list(ImageItemModel.scan()) == []
-    listed = boto3.client("s3", endpoint_url=aws).list_objects_v2(Bucket=get_settings().uploads_bucket)
-    assert listed.get("KeyCount", 0) == 0
+    assert stored(aws) == []
 
 
 # --- an upload lives only while its item waits for it ----------------------------------------------

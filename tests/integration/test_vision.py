@@ -546,6 +546,35 @@ def test_a_delivery_that_lost_its_claim_to_one_that_read_an_older_upload_leaves_
     assert [key.split("/")[0] for key in ocr.stored(aws)] == ["uploads"]  # the cat; the coffee is deleted
 
 
+def test_a_delivery_whose_item_a_newer_upload_took_over_deletes_its_own_version(api, ann, aws, vision_handler):
+    """The first upload's delivery has read it (a cat) when the POST is used again (a coffee), and the
+    coffee's delivery takes the item over and labels the coffee while the cat's model runs. The cat's
+    write is refused; the item names the coffee, so the cat's delivery deletes the cat's version and is
+    acknowledged: the label and the link name the coffee, and nothing else is kept."""
+    import assisti_vision_worker.handler as vision
+    from assisti_common.image_jobs.kinds import Kind
+
+    item_id, (cat, coffee), post, message_of = _replaced_upload(api, ann, aws)
+    post(cat)
+    first, model = message_of(cat), vision.worker.processors[Kind.ANIMALS]
+
+    def model_while_a_newer_upload_is_labelled(image: Image.Image) -> Any:
+        vision.worker.processors[Kind.ANIMALS] = model
+        post(coffee)
+        _handle(vision_handler, message_of(coffee))  # takes the item over, labels the coffee
+        return model(image)
+
+    vision.worker.processors[Kind.ANIMALS] = model_while_a_newer_upload_is_labelled
+    try:
+        _handle(vision_handler, first)  # read the cat; its write is refused
+    finally:
+        vision.worker.processors[Kind.ANIMALS] = model
+    done = api.get(f"/vision/animals/{item_id}", headers=ann).json()
+    assert done["status"] == "done" and done["label"] == "not_an_animal"  # the coffee
+    assert httpx.get(done["image_url"]).content == coffee
+    assert [key.split("/")[0] for key in ocr.stored(aws)] == ["uploads"]  # the coffee; the cat is deleted
+
+
 def test_an_item_deleted_after_its_upload_was_read_leaves_nothing_and_is_no_failure(
     api, ann, aws, vision_handler, monkeypatch
 ):
