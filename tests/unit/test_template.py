@@ -307,6 +307,21 @@ def test_uploads_are_versioned_and_nothing_expires_or_hides_a_done_items_image()
             assert "s3:GetObjectVersion" in actions, name
 
 
+def test_a_daily_sweep_lists_and_deletes_what_no_item_wants_under_the_prefixes_it_sweeps():
+    """The backstop for the versions every delivery missed (image_jobs/sweep.py), in place of a rule."""
+    from assisti_common.image_jobs import sweep
+
+    spec = FUNCTIONS["UploadsSweepFunction"]
+    schedules = [event["Properties"]["ScheduleExpression"] for event in spec["Properties"]["Events"].values()]
+    assert schedules == ["rate(1 day)"]
+    statements = _statements(spec)
+    (listing,) = [statement for statement in statements if statement["Action"] == "s3:ListBucketVersions"]
+    assert listing["Condition"]["StringLike"]["s3:prefix"] == list(sweep.PREFIXES)
+    (deleting,) = [statement for statement in statements if statement["Action"] == "s3:DeleteObjectVersion"]
+    bucket_arn = f"arn:aws:s3:::{TEMPLATE.bucket_name('UploadsBucket')}"
+    assert deleting["Resource"] == [f"{bucket_arn}/{prefix}*" for prefix in sweep.PREFIXES]
+
+
 # ---- The worker images -----------------------------------------------------------------------------------
 
 

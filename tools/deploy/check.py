@@ -8,7 +8,8 @@
 3. Each built zip function loaded under Python 3.12 with only what Lambda would give it on sys.path
    (its build folder, the layer's python/, and boto3 as the runtime provides it), answering real
    events against moto: sign-up, confirm and sign-in through the auth zip, then the chat, OCR and
-   vision routes with that user's token, and an SQS event through each dead-letter function.
+   vision routes with that user's token, an SQS event through each dead-letter function, and a
+   scheduled event through each scheduled one (the uploads sweep).
 4. Each worker image's runtime stage, as far as it runs without Docker: the requirements its Dockerfile
    installs (read from the Dockerfile, so the check cannot drift from it) installed for cp312 manylinux
    into a folder, and the worker's handler run under Python 3.12 with that folder, torch not importable,
@@ -141,6 +142,7 @@ class ZipFunction:
     layers: list[str]
     is_api: bool
     web_adapter: bool = False  # run by the Lambda Web Adapter: Handler is its script, the app is ASGI
+    scheduled: bool = False  # run by a schedule (EventBridge Scheduler), not by a queue
 
     def folder(self, build_dir: Path) -> Path:
         return build_dir / self.logical_id
@@ -154,8 +156,10 @@ def zip_functions(document: dict[str, Any]) -> list[ZipFunction]:
             continue
         layers = [layer["Ref"] for layer in properties.get("Layers", []) if isinstance(layer, dict) and "Ref" in layer]
         web_adapter = "FunctionUrlConfig" in properties
-        is_api = web_adapter or any(event.get("Type") == "HttpApi" for event in properties.get("Events", {}).values())
-        functions.append(ZipFunction(logical_id, properties["Handler"], layers, is_api, web_adapter))
+        events = [event.get("Type") for event in properties.get("Events", {}).values()]
+        is_api = web_adapter or "HttpApi" in events
+        scheduled = "ScheduleV2" in events
+        functions.append(ZipFunction(logical_id, properties["Handler"], layers, is_api, web_adapter, scheduled))
     return functions
 
 
@@ -333,8 +337,14 @@ def check_zip_functions(
             checked.append(check_web_adapter(python, function, lambda_path(function.logical_id), env_of, bearer))
         if function.is_api or function.logical_id == "AuthFunction":
             continue
-        with container(python, lambda_path(function.logical_id), function.handler, env_of[function.logical_id]) as dlq:
-            answer = dlq(sqs_event([message], "arn:aws:sqs:us-east-1:123456789012:deploy-check"))
+        with container(python, lambda_path(function.logical_id), function.handler, env_of[function.logical_id]) as run:
+            if function.scheduled:
+                answer = run({"source": "aws.scheduler", "detail-type": "Scheduled Event", "detail": {}})
+                if not isinstance(answer, dict) or answer.get("undeleted") != 0:
+                    raise SystemExit(f"{function.logical_id} answered {answer}")
+                checked.append(f"{function.logical_id}: a scheduled event, {answer}")
+                continue
+            answer = run(sqs_event([message], "arn:aws:sqs:us-east-1:123456789012:deploy-check"))
             if answer != {"batchItemFailures": []}:
                 raise SystemExit(f"{function.logical_id} answered {answer}")
             checked.append(f"{function.logical_id}: an SQS event, no batch failures")

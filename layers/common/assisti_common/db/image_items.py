@@ -4,7 +4,7 @@ touches a deleted item."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -49,6 +49,14 @@ def create_item(owner_id: str, kind: str, title: str) -> ImageItemModel:
 
 def get_item(owner_id: str, kind: str, item_id: str) -> ImageItemModel | None:
     return find(ImageItemModel, partition_key(owner_id, kind), item_id)
+
+
+def get_items(keys: Iterable[tuple[str, str, str]]) -> dict[tuple[str, str, str], ImageItemModel]:
+    """The items of `keys` (owner_id, kind, item_id) that exist, read consistently, a hundred a request
+    (BatchGetItem; PynamoDB asks again for any DynamoDB left unprocessed)."""
+    wanted = {(partition_key(owner_id, kind), item_id) for owner_id, kind, item_id in keys}
+    found = ImageItemModel.batch_get(wanted, consistent_read=True)
+    return {(item.owner_id, item.kind, item.item_id): item for item in found}
 
 
 def list_items(

@@ -11,6 +11,7 @@ the item. Nothing here deletes without a version: that would only hide the key b
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -31,6 +32,7 @@ IMAGE_TYPES = {
     "image/tiff": "TIFF",
 }
 _KEY = re.compile(r"^uploads/(?P<kind>[a-z_]+)/(?P<owner>[0-9a-f-]{36})/(?P<item>[0-9a-f-]{36})$")
+_KEPT = re.compile(r"^images/(?P<kind>[a-z_]+)/(?P<owner>[0-9a-f-]{36})/(?P<item>[0-9a-f-]{36})/[^/]+$")
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,12 @@ class ImageKey:
     @classmethod
     def parse(cls, key: str) -> ImageKey | None:
         found = _KEY.match(key)
+        return cls(found["kind"], found["owner"], found["item"]) if found else None
+
+    @classmethod
+    def parse_kept(cls, key: str) -> ImageKey | None:
+        """The upload key of the item whose copy (kept before the bucket was versioned) `key` is."""
+        found = _KEPT.match(key)
         return cls(found["kind"], found["owner"], found["item"]) if found else None
 
     def kept_before_versioning(self) -> str:
@@ -151,12 +159,34 @@ def delete_objects(objects: list[StoredObject]) -> set[StoredObject]:
     return failed
 
 
+@dataclass(frozen=True)
+class ListedVersion:
+    stored: StoredObject
+    last_modified: datetime
+    delete_marker: bool
+
+
+def version_pages(prefix: str, page_size: int | None = None) -> Iterator[list[ListedVersion]]:
+    """Every version of every key that starts with `prefix`, and every delete marker, a page (S3's
+    ListObjectVersions answer: up to a thousand) at a time; the next page is asked for only when the
+    caller is through with this one."""
+    paginator = s3().get_paginator("list_object_versions")
+    bucket = get_settings().uploads_bucket
+    pages = (
+        paginator.paginate(Bucket=bucket, Prefix=prefix, PaginationConfig={"PageSize": page_size})
+        if page_size
+        else paginator.paginate(Bucket=bucket, Prefix=prefix)
+    )
+    for page in pages:
+        listed = []
+        for marker, entries in ((False, page.get("Versions", [])), (True, page.get("DeleteMarkers", []))):
+            for entry in entries:
+                stored = StoredObject(entry["Key"], entry.get("VersionId") or NULL_VERSION)
+                listed.append(ListedVersion(stored, entry["LastModified"], marker))
+        yield listed
+
+
 def every_version(prefix: str) -> list[StoredObject]:
     """Every version of every key that starts with `prefix` (and every delete marker, if anything left
     one), listed. An upload's key is a prefix of no other key (its ids have a fixed length)."""
-    pages = s3().get_paginator("list_object_versions").paginate(Bucket=get_settings().uploads_bucket, Prefix=prefix)
-    return [
-        StoredObject(entry["Key"], entry.get("VersionId") or NULL_VERSION)
-        for page in pages
-        for entry in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]
-    ]
+    return [listed.stored for page in version_pages(prefix) for listed in page]
