@@ -60,7 +60,6 @@ def test_the_sweep_deletes_every_version_no_live_item_names_or_waits_for(aws, pa
     _, failed_key = _item(owner, image_items.FAILED)
     rejected = _put(failed_key, b"not an image")
     _, waiting_key = _item(owner, image_items.AWAITING_UPLOAD)
-    not_yet_claimed = _put(waiting_key, b"its event is on its way")
     _, busy_key = _item(owner, image_items.PROCESSING)
     being_read = _put(busy_key, b"a delivery is reading it")
     gone, gone_key = _item(owner, image_items.AWAITING_UPLOAD)
@@ -72,6 +71,10 @@ def test_the_sweep_deletes_every_version_no_live_item_names_or_waits_for(aws, pa
     stray_copy = f"images/animals/{owner.user_id}/{old.item_id}/a-try-that-failed"
     kept, stray = _put(named_copy, b"kept"), _put(stray_copy, b"left")
     old.update(actions=[ImageItemModel.status.set(image_items.DONE), ImageItemModel.image_key.set(named_copy)])
+    # Everything of a waiting item's key stays, a delete marker too: a delivery may read the key as it is.
+    older = _put(waiting_key, b"an older upload")
+    storage.s3().delete_object(Bucket=get_settings().uploads_bucket, Key=waiting_key)
+    not_yet_claimed = _put(waiting_key, b"its event is on its way")
     # A delete marker (nothing here makes one; old code could have), and a key outside the layout.
     _put(old_key, b"an upload the old worker deleted without a version")
     storage.s3().delete_object(Bucket=get_settings().uploads_bucket, Key=old_key)
@@ -86,6 +89,8 @@ def test_the_sweep_deletes_every_version_no_live_item_names_or_waits_for(aws, pa
 
     assert _stored() == {
         (done_key, labelled),
+        (waiting_key, older),
+        (waiting_key, "marker"),
         (waiting_key, not_yet_claimed),
         (busy_key, being_read),
         (named_copy, kept),

@@ -320,6 +320,9 @@ def test_a_daily_sweep_lists_and_deletes_what_no_item_wants_under_the_prefixes_i
     (deleting,) = [statement for statement in statements if statement["Action"] == "s3:DeleteObjectVersion"]
     bucket_arn = f"arn:aws:s3:::{TEMPLATE.bucket_name('UploadsBucket')}"
     assert deleting["Resource"] == [f"{bucket_arn}/{prefix}*" for prefix in sweep.PREFIXES]
+    # What its calls need of the items table (moto does not check IAM: a missing action fails only in AWS).
+    dynamodb = {action for statement in statements for action in _actions(statement) if action.startswith("dynamodb:")}
+    assert dynamodb == {"dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:UpdateItem"}
 
 
 # ---- The worker images -----------------------------------------------------------------------------------

@@ -14,8 +14,9 @@ or `processing`: a delivery may still label it), unless the item has been `proce
 deadline: it is failed then, as when it is read (`items.failed_if_stuck`). A done or failed item never
 waits again and never names another version, a deleted item never comes back (ids are never reused),
 and items are read consistently. Only what is older than a day is looked at, a margin that leaves
-whatever is in flight to what handles it. A run that does not finish (a very large bucket) is
-begun again the next day (the function is not retried). It loads no model and no Pillow: a small zip
+whatever is in flight to what handles it. A run that fails is not retried; the next day's begins again
+from the first key (so a bucket too large for one run would need the listing's place kept between
+runs: its timeouts alarm). It loads no model and no Pillow: a small zip
 on the common layer, `Handler: assisti_common.image_jobs.sweep.handler`.
 """
 
