@@ -8,11 +8,11 @@ a quota counter ends below what was charged. So every server here serialises Dyn
 Other services are not serialised: an SQS long-poll must not hold the rest of local AWS.
 
 moto 5.2's S3 events name no object version, where S3's name one for a versioned bucket (the uploads
-bucket is): the server here names it. And moto frees an
-object's bytes as soon as another write replaces or deletes it, even while a read, or the first write
-(reading them for its event's ETag), still uses them: two uploads at once through one presigned POST
-answered 500 and one was never announced, and a read racing a replacement answered 500. S3 serves the
-old object or the new one; here a replaced object's bytes are freed once nothing uses them any more.
+bucket is): the server here names it. And moto frees an object's bytes as soon as another write
+replaces or deletes it, even while a read, or the first write (reading them for its event's ETag),
+still uses them: two uploads at once through one presigned POST answered 500 and one was never
+announced, and a read racing a replacement answered 500. S3 serves the old object or the new one; here
+a replaced object's bytes are freed once nothing uses them any more.
 
 moto answers in a millisecond or two, where S3's median for a small object is tens of milliseconds
 (AWS's S3 performance guidelines) and DynamoDB's a few. A benchmark that measures what those round

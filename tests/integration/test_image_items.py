@@ -7,8 +7,6 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-import boto3
-
 from assisti_common.db import image_items
 from assisti_common.db.models import ImageItemModel
 from assisti_common.image_jobs import items, storage
@@ -16,6 +14,7 @@ from assisti_common.image_jobs.kinds import Kind
 from assisti_common.image_jobs.settings import get_image_settings
 from assisti_common.principal import Principal
 from assisti_common.settings import get_settings
+from tests.integration import test_ocr as ocr
 
 
 def test_deleting_an_item_while_the_worker_finishes_it_leaves_no_image(aws, monkeypatch):
@@ -44,7 +43,7 @@ def test_deleting_an_item_while_the_worker_finishes_it_leaves_no_image(aws, monk
 
     assert [item.image_key for item in passes] == [None, upload]  # the second pass saw the new version
     assert image_items.get_item(owner.user_id, Kind.OCR, created.item_id) is None
-    assert stored_versions() == []
+    assert ocr.stored(aws) == []
 
 
 def test_deleting_an_item_done_before_the_bucket_was_versioned_deletes_its_kept_copies(aws):
@@ -73,15 +72,7 @@ def test_deleting_an_item_done_before_the_bucket_was_versioned_deletes_its_kept_
 
     items.delete(owner, Kind.OCR, created.item_id)
     assert image_items.get_item(owner.user_id, Kind.OCR, created.item_id) is None
-    assert stored_versions() == []
-
-
-def stored_versions() -> list[str]:
-    """Every version and delete marker in the uploads bucket, by key."""
-    listed = boto3.client("s3", endpoint_url=get_settings().aws_endpoint_url).list_object_versions(
-        Bucket=get_settings().uploads_bucket
-    )
-    return [entry["Key"] for entry in [*listed.get("Versions", []), *listed.get("DeleteMarkers", [])]]
+    assert ocr.stored(aws) == []
 
 
 def _processing_since(owner_id: str, item_id: str, seconds_ago: float, claim_id: str = "a-lost-delivery") -> None:

@@ -128,16 +128,24 @@ def where_it_stands(key: storage.ImageKey) -> tuple[str | None, str | None]:
     return (item.status, item.image_version) if item is not None else (None, None)
 
 
+# An item in these still waits for an upload: a delivery may yet read its key and label what it finds.
+WAITING = (image_items.AWAITING_UPLOAD, image_items.PROCESSING)
+
+
+def wants(status: str | None, image_version: str | None, version_id: str) -> bool:
+    """Whether an item (its `status` and the version it names; None, None: it is gone) may still want
+    this version of its upload: it names it, or it still waits for an upload."""
+    return status in WAITING or (image_version is not None and image_version == version_id)
+
+
 def leftovers(
     upload: storage.StoredObject, status: str | None, image_version: str | None
 ) -> list[storage.StoredObject]:
     """What a delivery through with its upload (the version its event announced) deletes, given the
     item's `status` and the version it names (None, None: the item is gone): the upload, unless the item
-    names it, or is still `processing`, which another delivery may be reading it for (this delivery
-    then tries again later: `worker.ClaimTakenOver`)."""
-    if status == image_items.PROCESSING or upload.version_id == image_version:
-        return []
-    return [upload]
+    still wants it (`wants`). An item still `processing` may be held by another delivery reading it (this
+    delivery then tries again later: `worker.ClaimTakenOver`)."""
+    return [] if wants(status, image_version, upload.version_id) else [upload]
 
 
 def _delete(item: ImageItemModel | None) -> None:

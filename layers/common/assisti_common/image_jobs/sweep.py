@@ -57,8 +57,11 @@ def sweep(older_than: datetime, page_size: int | None = None) -> Swept:
             _delete(doomed, swept)
             old = [listed for listed in page if listed.last_modified < older_than]
             swept.looked_at += len(old)
-            items = _items_of(old)
-            doomed = [listed.stored for listed in old if not _needed(listed, items)]
+            owners = [_owner(listed.stored.key) for listed in old]
+            items = _items_of({owner for owner in owners if owner is not None})
+            doomed = [
+                listed.stored for listed, owner in zip(old, owners, strict=True) if not _needed(listed, owner, items)
+            ]
         _delete(doomed, swept)
     return swept
 
@@ -71,10 +74,9 @@ def _owner(key: str) -> storage.ImageKey | None:
     return storage.ImageKey.parse(key) or storage.ImageKey.parse_kept(key)
 
 
-def _items_of(page: list[storage.ListedVersion]) -> Items:
-    """The live items of the page's keys, each failed first if it was left `processing` past its
-    deadline, as when it is read: no message of its can be left to finish it, and nobody may ever read it."""
-    owners = {owner for owner in (_owner(listed.stored.key) for listed in page) if owner is not None}
+def _items_of(owners: set[storage.ImageKey]) -> Items:
+    """The live items of `owners`, each failed first if it was left `processing` past its deadline, as
+    when it is read: no message of its can be left to finish it, and nobody may ever read it."""
     found = image_items.get_items((owner.owner_id, owner.kind, owner.item_id) for owner in owners)
     items: Items = {}
     for owner in owners:
@@ -85,23 +87,21 @@ def _items_of(page: list[storage.ListedVersion]) -> Items:
     return items
 
 
-def _needed(listed: storage.ListedVersion, items: Items) -> bool:
-    """Whether a live item may still want this version (or delete marker): it still waits for an upload,
-    or it names it."""
+def _needed(listed: storage.ListedVersion, owner: storage.ImageKey | None, items: Items) -> bool:
+    """Whether a live item (`owner`'s) may still want this version or delete marker (`items.wants`)."""
     key = listed.stored.key
-    owner = _owner(key)
     if owner is None:
         logger.warning("a key outside the upload layout: left alone", extra={"s3_key": key})
         return True
     item = items.get(owner)
     if item is None:
         return False
-    if item.status in (image_items.AWAITING_UPLOAD, image_items.PROCESSING):
-        return True  # a delivery may still read the key: what it finds current stays as it is
+    if item.status in items_rules.WAITING:
+        return True  # a delivery may still read the key: what it finds current stays as it is, markers too
     if listed.delete_marker:
         return False
     if key == str(owner):
-        return item.image_version is not None and item.image_version == listed.stored.version_id
+        return items_rules.wants(item.status, item.image_version, listed.stored.version_id)
     return item.image_key == key  # a copy kept before the bucket was versioned
 
 
